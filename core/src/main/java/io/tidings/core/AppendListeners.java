@@ -1,0 +1,33 @@
+package io.tidings.core;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/** The listeners registered with an engine; one failing listener never affects the others. */
+public final class AppendListeners {
+  private static final Logger LOG = Logger.getLogger(AppendListeners.class.getName());
+
+  private final CopyOnWriteArrayList<AppendListener> listeners = new CopyOnWriteArrayList<>();
+
+  /** Adds a listener; closing the handle removes it. */
+  public AutoCloseable add(AppendListener listener) {
+    listeners.add(listener);
+    return () -> listeners.remove(listener);
+  }
+
+  /** Tells every listener; a listener that throws is logged and skipped. */
+  public void fire(TopicHead head, List<Event> events) {
+    if (events.isEmpty()) {
+      return;
+    }
+    for (AppendListener listener : listeners) {
+      try {
+        listener.onAppend(head, events);
+      } catch (RuntimeException e) {
+        LOG.log(Level.WARNING, "append listener failed", e);
+      }
+    }
+  }
+}

@@ -1,0 +1,157 @@
+package io.tidings.engine.sqlite;
+
+import io.tidings.core.Event;
+import io.tidings.core.ReadResult;
+import io.tidings.core.StateEntry;
+import io.tidings.core.StatePage;
+import io.tidings.core.TopicHead;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One reader thread's connection and its prepared queries. Each read runs in one read
+ * transaction, so the head and the rows it returns come from the same snapshot.
+ */
+final class ReadConnection implements AutoCloseable {
+  private final Connection connection;
+  private final String epoch;
+  private final PreparedStatement begin;
+  private final PreparedStatement commit;
+  private final PreparedStatement rollback;
+  private final PreparedStatement topic;
+  private final PreparedStatement events;
+  private final PreparedStatement stateFromStart;
+  private final PreparedStatement stateAfter;
+  private final PreparedStatement ping;
+
+  ReadConnection(Connection connection, String epoch) throws SQLException {
+    this.connection = connection;
+    this.epoch = epoch;
+    try {
+      begin = connection.prepareStatement("BEGIN");
+      commit = connection.prepareStatement("COMMIT");
+      rollback = connection.prepareStatement("ROLLBACK");
+      topic = connection.prepareStatement(
+          "SELECT id, first_offset, last_offset, last_time, keys FROM topics WHERE name = ?");
+      events = connection.prepareStatement("SELECT offset, type, key, data, id, time FROM events"
+          + " WHERE topic_id = ? AND offset > ? ORDER BY offset LIMIT ?");
+      stateFromStart = connection.prepareStatement(
+          "SELECT key, data, offset, time FROM state WHERE topic_id = ? ORDER BY key LIMIT ?");
+      // The primary key's BINARY collation orders UTF-8 bytes, i.e. code points (KeyOrder).
+      stateAfter = connection.prepareStatement("SELECT key, data, offset, time FROM state"
+          + " WHERE topic_id = ? AND key > ? ORDER BY key LIMIT ?");
+      ping = connection.prepareStatement("SELECT value FROM meta WHERE name = 'epoch'");
+    } catch (SQLException e) {
+      close();
+      throw e;
+    }
+  }
+
+  @FunctionalInterface
+  private interface Query<T> {
+    T run() throws SQLException;
+  }
+
+  private <T> T inSnapshot(Query<T> query) throws SQLException {
+    begin.execute();
+    T result;
+    try {
+      result = query.run();
+    } catch (SQLException | RuntimeException e) {
+      try {
+        rollback.execute();
+      } catch (SQLException ignored) {
+        // the first error is the one worth reporting
+      }
+      throw e;
+    }
+    commit.execute();
+    return result;
+  }
+
+  /** Events after {@code afterOffset}, at most {@code limit}, with the head of the same snapshot. */
+  ReadResult read(String name, long afterOffset, int limit) throws SQLException {
+    return inSnapshot(() -> {
+      TopicRow row = topicRow(name);
+      if (row == null) {
+        return new ReadResult(TopicHead.empty(name, epoch), List.of());
+      }
+      List<Event> out = new ArrayList<>();
+      if (limit > 0 && afterOffset < row.head().lastOffset()) {
+        events.setLong(1, row.id());
+        events.setLong(2, afterOffset);
+        events.setInt(3, limit);
+        try (ResultSet rs = events.executeQuery()) {
+          while (rs.next()) {
+            out.add(new Event(name, epoch, rs.getLong(1), rs.getString(2), rs.getString(3),
+                rs.getString(4), rs.getString(5), rs.getLong(6)));
+          }
+        }
+      }
+      return new ReadResult(row.head(), out);
+    });
+  }
+
+  /** State entries after {@code afterKey} (null: from the first key), at most {@code limit}. */
+  StatePage state(String name, String afterKey, int limit) throws SQLException {
+    return inSnapshot(() -> {
+      TopicRow row = topicRow(name);
+      if (row == null) {
+        return new StatePage(TopicHead.empty(name, epoch), List.of(), null);
+      }
+      if (limit <= 0) {
+        return new StatePage(row.head(), List.of(), null);
+      }
+      PreparedStatement ps = afterKey == null ? stateFromStart : stateAfter;
+      int i = 1;
+      ps.setLong(i++, row.id());
+      if (afterKey != null) {
+        ps.setString(i++, afterKey);
+      }
+      // One extra row tells whether another page exists.
+      ps.setInt(i, limit + 1);
+      List<StateEntry> out = new ArrayList<>();
+      boolean more = false;
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          if (out.size() == limit) {
+            more = true;
+            break;
+          }
+          out.add(new StateEntry(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4)));
+        }
+      }
+      return new StatePage(row.head(), out, more ? out.get(out.size() - 1).key() : null);
+    });
+  }
+
+  /** Proves the database answers. */
+  void ping() throws SQLException {
+    try (ResultSet rs = ping.executeQuery()) {
+      if (!rs.next()) {
+        throw new SQLException("the store has no epoch");
+      }
+    }
+  }
+
+  private TopicRow topicRow(String name) throws SQLException {
+    topic.setString(1, name);
+    try (ResultSet rs = topic.executeQuery()) {
+      if (!rs.next()) {
+        return null;
+      }
+      return new TopicRow(rs.getLong(1),
+          new TopicHead(name, epoch, rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getLong(5)));
+    }
+  }
+
+  @Override
+  public void close() {
+    // Closing the connection finalizes its statements.
+    Database.closeQuietly(connection);
+  }
+}

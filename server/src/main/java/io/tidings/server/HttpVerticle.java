@@ -1,0 +1,45 @@
+package io.tidings.server;
+
+import io.tidings.server.http.HttpApi;
+import io.tidings.server.pull.ChangesHandler;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import java.util.concurrent.TimeUnit;
+
+/** One HTTP listener on one event loop; several share the port so every core serves requests. */
+final class HttpVerticle extends VerticleBase {
+  private final TidingsServer hub;
+  private final HttpServerOptions options;
+  private final int port;
+  private HttpServer server;
+  private ChangesHandler changes;
+
+  HttpVerticle(TidingsServer hub, HttpServerOptions options, int port) {
+    this.hub = hub;
+    this.options = options;
+    this.port = port;
+  }
+
+  @Override
+  public Future<?> start() {
+    changes = hub.changesHandler(context);
+    HttpApi api = hub.api(context, changes);
+    server = vertx.createHttpServer(options)
+        .requestHandler(api::handle)
+        .invalidRequestHandler(HttpApi::invalid);
+    return server.listen(port, options.getHost());
+  }
+
+  /** The port actually bound (useful when asked for port 0). */
+  int actualPort() {
+    return server.actualPort();
+  }
+
+  @Override
+  public Future<?> stop() {
+    changes.releaseAll();
+    return server.shutdown(hub.shutdownGraceMillis(), TimeUnit.MILLISECONDS);
+  }
+}

@@ -1,0 +1,37 @@
+package io.tidings.server;
+
+import io.tidings.server.cli.PollCommand;
+import io.tidings.server.cli.PublishCommand;
+import io.tidings.server.cli.ServeCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code tidings} command line. */
+@Command(
+    name = "tidings",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = "A change-delivery hub: durable, ordered topic logs delivered over push and pull.",
+    subcommands = {ServeCommand.class, PublishCommand.class, PollCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+  @CommandLine.Spec
+  CommandLine.Model.CommandSpec spec;
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new Main()).execute(args));
+  }
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(System.out);
+  }
+
+  /** Reads the version from the jar manifest when there is one. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"tidings " + (v == null ? "dev" : v)};
+    }
+  }
+}

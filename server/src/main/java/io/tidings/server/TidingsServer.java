@@ -1,0 +1,204 @@
+package io.tidings.server;
+
+import io.tidings.core.DedupeWindow;
+import io.tidings.core.Engine;
+import io.tidings.core.RetentionPolicy;
+import io.tidings.core.RetentionRule;
+import io.tidings.core.TopicPattern;
+import io.tidings.core.hub.ChangeRates;
+import io.tidings.core.hub.TopicWaiters;
+import io.tidings.core.memory.MemoryEngine;
+import io.tidings.engine.sqlite.SqliteEngine;
+import io.tidings.engine.sqlite.SqliteOptions;
+import io.tidings.server.config.TidingsConfig;
+import io.tidings.server.http.HttpApi;
+import io.tidings.server.ops.HealthHandler;
+import io.tidings.server.ops.Metrics;
+import io.tidings.server.publish.EventParser;
+import io.tidings.server.publish.PublishHandler;
+import io.tidings.server.pull.ChangesHandler;
+import io.tidings.server.pull.PollAdvisor;
+import io.tidings.server.pull.StateHandler;
+import io.tidings.server.pull.TopicsHandler;
+import io.vertx.core.Context;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.net.PemKeyCertOptions;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running Tidings hub: the engine, the services every transport shares, and one HTTP listener
+ * per event loop. {@link #close()} shuts down gracefully within {@code server.shutdown_grace}.
+ */
+public final class TidingsServer implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(TidingsServer.class);
+
+  private final TidingsConfig config;
+  private final Engine engine;
+  private final Metrics metrics = new Metrics();
+  private final TopicWaiters waiters;
+  private final ChangeRates rates;
+  private final PollAdvisor advisor;
+  private final EventParser parser;
+  private final List<AutoCloseable> subscriptions = new ArrayList<>();
+  private Vertx vertx;
+  private int port;
+  private volatile boolean draining;
+  private boolean closed;
+
+  private TidingsServer(TidingsConfig config) {
+    this.config = config;
+    this.engine = engine(config);
+    this.waiters = new TopicWaiters(config.pull.maxWaiting);
+    this.rates = new ChangeRates(config.pull.pollInterval.rateWindow.toMillis(), System::currentTimeMillis);
+    TidingsConfig.PollInterval pi = config.pull.pollInterval;
+    this.advisor = new PollAdvisor(rates, waiters::size, pi.min.toMillis() / 1000.0, pi.max.toMillis() / 1000.0,
+        pi.jitter, pi.busyWaiting);
+    this.parser = new EventParser(config.events.maxDataSize, config.events.maxBatch);
+  }
+
+  /** Starts a server and returns once it listens. */
+  public static TidingsServer start(TidingsConfig config) {
+    TidingsServer server = new TidingsServer(config);
+    try {
+      server.run();
+    } catch (RuntimeException e) {
+      server.close();
+      throw e;
+    }
+    return server;
+  }
+
+  private static Engine engine(TidingsConfig c) {
+    List<RetentionRule> rules = new ArrayList<>();
+    for (TidingsConfig.Retention r : c.retention) {
+      rules.add(new RetentionRule(TopicPattern.compile(r.topic), r.maxEvents, r.maxAge));
+    }
+    RetentionPolicy retention = new RetentionPolicy(rules, c.store.retentionInterval);
+    DedupeWindow dedupe = new DedupeWindow(c.store.dedupeMinIds, c.store.dedupeMinAge);
+    return switch (c.store.kind) {
+      case "memory" -> new MemoryEngine(retention, dedupe, Clock.systemUTC());
+      case "sqlite" -> new SqliteEngine(Path.of(c.store.path), new SqliteOptions(c.store.sqlite.writerQueue,
+          c.store.sqlite.maxBatchEvents, c.store.sqlite.readers, c.store.sqlite.readQueue), retention, dedupe,
+          Clock.systemUTC());
+      default -> throw new IllegalArgumentException("store.kind " + c.store.kind + " is not available");
+    };
+  }
+
+  private void run() {
+    engine.start().toCompletableFuture().join();
+    subscriptions.add(engine.observe(rates));
+    subscriptions.add(engine.observe(waiters));
+    metrics.gauge("tidings.long_polls.waiting", "Long polls held now", waiters::size);
+    metrics.gauge("tidings.topics.active", "Topics with a recent change rate", rates::size);
+    int loops = config.server.eventLoops > 0 ? config.server.eventLoops : Runtime.getRuntime().availableProcessors();
+    vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops));
+    vertx.setPeriodic(60_000, id -> rates.forgetIdle());
+    HttpServerOptions options = httpOptions(config.server);
+    // The first listener learns the real port (the config may say 0); the rest share it.
+    HttpVerticle first = new HttpVerticle(this, options, config.server.port);
+    await(vertx.deployVerticle(first));
+    port = first.actualPort();
+    if (loops > 1) {
+      await(vertx.deployVerticle(() -> new HttpVerticle(this, options, port), new DeploymentOptions().setInstances(loops - 1)));
+    }
+    String scheme = config.server.tls != null ? "https" : "http";
+    String where = config.store.kind.equals("sqlite") ? " at " + Path.of(config.store.path).toAbsolutePath().normalize() : "";
+    LOG.info("Tidings listening on {}://{}:{} (store: {}{})", scheme, hostForUrl(config.server.host), port,
+        config.store.kind, where);
+  }
+
+  private static String hostForUrl(String host) {
+    return host.contains(":") ? "[" + host + "]" : host;
+  }
+
+  private static HttpServerOptions httpOptions(TidingsConfig.Server s) {
+    HttpServerOptions o = new HttpServerOptions()
+        .setHost(s.host)
+        .setMaxHeaderSize((int) s.maxHeaderSize)
+        .setMaxInitialLineLength((int) Math.min(s.maxHeaderSize, 16 * 1024))
+        .setIdleTimeout((int) Math.max(1, s.idleTimeout.toSeconds()))
+        .setIdleTimeoutUnit(TimeUnit.SECONDS)
+        .setTcpNoDelay(true)
+        .setHttp2ClearTextEnabled(true);
+    if (s.tls != null) {
+      o.setSsl(true).setUseAlpn(true).setKeyCertOptions(new PemKeyCertOptions().setCertPath(s.tls.cert).setKeyPath(s.tls.key));
+    }
+    return o;
+  }
+
+  private static <T> T await(Future<T> future) {
+    try {
+      return future.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new IllegalStateException("could not start the HTTP listener: " + cause.getMessage(), cause);
+    }
+  }
+
+  HttpApi api(Context context, ChangesHandler changes) {
+    TidingsConfig.Pull pull = config.pull;
+    return new HttpApi(context,
+        new PublishHandler(engine, parser, config.server.maxBodySize, metrics),
+        new StateHandler(engine, advisor, pull),
+        changes,
+        new TopicsHandler(engine, pull),
+        new HealthHandler(engine, () -> draining),
+        metrics);
+  }
+
+  ChangesHandler changesHandler(Context context) {
+    return new ChangesHandler(engine, waiters, advisor, config.pull, context);
+  }
+
+  long shutdownGraceMillis() {
+    return config.server.shutdownGrace.toMillis();
+  }
+
+  /** The port this server listens on. */
+  public int port() {
+    return port;
+  }
+
+  /** The engine behind this server. */
+  public Engine engine() {
+    return engine;
+  }
+
+  /** Stops listening, answers held long polls, finishes in-flight requests, then closes the store. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    draining = true;
+    if (vertx != null) {
+      try {
+        vertx.close().toCompletionStage().toCompletableFuture()
+            .get(config.server.shutdownGrace.toMillis() + 5_000, TimeUnit.MILLISECONDS);
+      } catch (Exception e) {
+        LOG.warn("HTTP shutdown did not finish cleanly: {}", e.toString());
+      }
+    }
+    for (AutoCloseable s : subscriptions) {
+      try {
+        s.close();
+      } catch (Exception ignored) {
+        // closing a listener registration cannot fail in a way worth reporting
+      }
+    }
+    engine.close();
+    metrics.close();
+    LOG.info("Tidings stopped");
+  }
+}

@@ -1,0 +1,221 @@
+package io.tidings.server.config;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationContext;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonDeserializer;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.module.SimpleModule;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.tidings.core.TopicPattern;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Builds a {@link TidingsConfig} from, in rising precedence: defaults, the YAML file,
+ * {@code TIDINGS_...} environment variables, and command-line flags.
+ *
+ * <p>An environment variable names a key path with {@code __} between levels:
+ * {@code TIDINGS_SERVER__PORT=8080}, {@code TIDINGS_PULL__POLL_INTERVAL__MAX=1m}. Its value is read
+ * as YAML, so lists work too: {@code TIDINGS_RETENTION='[{topic: "**", max_events: 1000}]'}.
+ */
+public final class ConfigLoader {
+  private static final String ENV_PREFIX = "TIDINGS_";
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+  private static final ObjectMapper MAPPER = new ObjectMapper()
+      .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+      .registerModule(new SimpleModule().addDeserializer(Duration.class, new DurationDeserializer()));
+
+  private ConfigLoader() {}
+
+  /**
+   * Loads the configuration.
+   *
+   * @param file the YAML file, or {@code null} for none
+   * @param env the environment (normally {@link System#getenv()})
+   * @param flags command-line values by key path, e.g. {@code server.port}; null values are ignored
+   * @throws ConfigException with a message naming the offending key
+   */
+  public static TidingsConfig load(Path file, Map<String, String> env, Map<String, Object> flags) {
+    ObjectNode tree = JsonNodeFactory.instance.objectNode();
+    Path base = Path.of("").toAbsolutePath();
+    if (file != null) {
+      try {
+        JsonNode fromFile = YAML.readTree(Files.readString(file));
+        if (fromFile != null && !fromFile.isMissingNode() && !(fromFile instanceof NullNode)) {
+          if (!fromFile.isObject()) {
+            throw new ConfigException(file + ": the top level must be a mapping");
+          }
+          tree = (ObjectNode) fromFile;
+        }
+      } catch (IOException e) {
+        throw new ConfigException("cannot read " + file + ": " + e.getMessage());
+      }
+      Path parent = file.toAbsolutePath().getParent();
+      base = parent == null ? base : parent;
+      resolveFilePaths(tree, base);
+    }
+    for (Map.Entry<String, String> e : new TreeMap<>(env).entrySet()) {
+      if (e.getKey().startsWith(ENV_PREFIX) && !e.getKey().equals("TIDINGS_CONFIG")
+          && !e.getKey().equals("TIDINGS_URL") && !e.getKey().equals("TIDINGS_TOKEN")) {
+        String path = e.getKey().substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace("__", ".");
+        JsonNode value;
+        try {
+          value = YAML.readTree(e.getValue());
+        } catch (IOException ex) {
+          throw new ConfigException(e.getKey() + ": " + ex.getMessage());
+        }
+        put(tree, path, value == null ? NullNode.instance : value);
+      }
+    }
+    for (Map.Entry<String, Object> e : flags.entrySet()) {
+      if (e.getValue() != null) {
+        put(tree, e.getKey(), MAPPER.valueToTree(e.getValue()));
+      }
+    }
+    TidingsConfig config;
+    try {
+      config = MAPPER.treeToValue(tree, TidingsConfig.class);
+    } catch (JsonMappingException e) {
+      throw new ConfigException("configuration key " + keyPath(e) + ": " + e.getOriginalMessage());
+    } catch (IOException e) {
+      throw new ConfigException("configuration: " + e.getMessage());
+    }
+    validate(config);
+    return config;
+  }
+
+  private static void resolveFilePaths(ObjectNode tree, Path base) {
+    JsonNode store = tree.get("store");
+    if (store instanceof ObjectNode s && s.hasNonNull("path")) {
+      s.put("path", base.resolve(s.get("path").asText()).normalize().toString());
+    }
+    JsonNode server = tree.get("server");
+    if (server instanceof ObjectNode srv && srv.get("tls") instanceof ObjectNode tls) {
+      for (String key : new String[] {"cert", "key"}) {
+        if (tls.hasNonNull(key)) {
+          tls.put(key, base.resolve(tls.get(key).asText()).normalize().toString());
+        }
+      }
+    }
+  }
+
+  private static void put(ObjectNode tree, String path, JsonNode value) {
+    String[] parts = path.split("\\.");
+    ObjectNode node = tree;
+    for (int i = 0; i < parts.length - 1; i++) {
+      JsonNode child = node.get(parts[i]);
+      if (!(child instanceof ObjectNode)) {
+        child = node.putObject(parts[i]);
+      }
+      node = (ObjectNode) child;
+    }
+    node.set(parts[parts.length - 1], value);
+  }
+
+  private static String keyPath(JsonMappingException e) {
+    StringBuilder sb = new StringBuilder();
+    for (JsonMappingException.Reference ref : e.getPath()) {
+      if (ref.getFieldName() != null) {
+        if (sb.length() > 0) {
+          sb.append('.');
+        }
+        sb.append(ref.getFieldName());
+      } else if (ref.getIndex() >= 0) {
+        sb.append('[').append(ref.getIndex()).append(']');
+      }
+    }
+    return sb.length() == 0 ? "(top level)" : sb.toString();
+  }
+
+  private static void validate(TidingsConfig c) {
+    check(c.server.host != null && !c.server.host.isBlank(), "server.host must not be empty");
+    check(c.server.port >= 0 && c.server.port <= 65535, "server.port must be 0-65535");
+    check(c.server.eventLoops >= 0, "server.event_loops must not be negative");
+    check(c.server.maxBodySize >= 1024, "server.max_body_size must be at least 1KiB");
+    check(c.server.maxHeaderSize >= 1024, "server.max_header_size must be at least 1KiB");
+    if (c.server.tls != null) {
+      check(c.server.tls.cert != null && c.server.tls.key != null, "server.tls needs both cert and key");
+    }
+    check(c.store.kind != null && (c.store.kind.equals("sqlite") || c.store.kind.equals("memory")
+        || c.store.kind.equals("redis")), "store.kind must be sqlite, memory or redis");
+    check(!c.store.kind.equals("redis"), "store.kind redis is not available in this release");
+    check(c.store.path != null && !c.store.path.isBlank(), "store.path must not be empty");
+    check(c.store.sqlite.writerQueue > 0 && c.store.sqlite.readers > 0 && c.store.sqlite.readQueue > 0
+        && c.store.sqlite.maxBatchEvents > 0, "store.sqlite values must be positive");
+    check(positive(c.store.retentionInterval), "store.retention_interval must be positive");
+    check(c.store.dedupeMinIds >= 0 && c.store.dedupeMinAge != null && !c.store.dedupeMinAge.isNegative(),
+        "store.dedupe_min_ids and store.dedupe_min_age must not be negative");
+    for (int i = 0; i < c.retention.size(); i++) {
+      TidingsConfig.Retention r = c.retention.get(i);
+      String at = "retention[" + i + "]";
+      check(r != null && r.topic != null, at + ".topic is required");
+      try {
+        TopicPattern.compile(r.topic);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException(at + ".topic: " + e.getMessage());
+      }
+      check(r.maxEvents >= 0, at + ".max_events must not be negative");
+      check(r.maxAge == null || positive(r.maxAge), at + ".max_age must be positive");
+      check(r.maxEvents > 0 || r.maxAge != null, at + " needs max_events or max_age");
+    }
+    check(c.events.maxDataSize > 0 && c.events.maxDataSize < c.server.maxBodySize,
+        "events.max_data_size must be positive and below server.max_body_size");
+    check(c.events.maxBatch >= 1 && c.events.maxBatch <= 100_000, "events.max_batch must be 1-100000");
+    TidingsConfig.Pull p = c.pull;
+    check(p.changesMaxLimit >= 1 && p.changesDefaultLimit >= 1 && p.changesDefaultLimit <= p.changesMaxLimit,
+        "pull.changes_default_limit must be 1..pull.changes_max_limit");
+    check(p.stateMaxLimit >= 1 && p.stateDefaultLimit >= 1 && p.stateDefaultLimit <= p.stateMaxLimit,
+        "pull.state_default_limit must be 1..pull.state_max_limit");
+    check(p.topicsMaxLimit >= 1, "pull.topics_max_limit must be positive");
+    check(p.maxWait != null && !p.maxWait.isNegative() && p.maxWait.toSeconds() <= 3600,
+        "pull.max_wait must be 0s-1h");
+    check(p.headMaxAge != null && p.headMaxAge.toSeconds() >= 1 && p.headMaxAge.toSeconds() <= 5,
+        "pull.head_max_age must be 1s-5s");
+    check(p.maxWaiting >= 0, "pull.max_waiting must not be negative");
+    TidingsConfig.PollInterval pi = p.pollInterval;
+    check(positive(pi.min) && positive(pi.max) && pi.min.compareTo(pi.max) <= 0,
+        "pull.poll_interval.min must be positive and not above max");
+    check(positive(pi.rateWindow), "pull.poll_interval.rate_window must be positive");
+    check(pi.jitter >= 0 && pi.jitter < 1, "pull.poll_interval.jitter must be 0 to below 1");
+    check(pi.busyWaiting > 0, "pull.poll_interval.busy_waiting must be positive");
+  }
+
+  private static boolean positive(Duration d) {
+    return d != null && !d.isNegative() && !d.isZero();
+  }
+
+  private static void check(boolean ok, String message) {
+    if (!ok) {
+      throw new ConfigException(message);
+    }
+  }
+
+  private static final class DurationDeserializer extends JsonDeserializer<Duration> {
+    @Override
+    public Duration deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+      if (p.currentToken() == JsonToken.VALUE_NUMBER_INT || p.currentToken() == JsonToken.VALUE_NUMBER_FLOAT) {
+        return Duration.ofMillis(Math.round(p.getDoubleValue() * 1000));
+      }
+      try {
+        return Durations.parse(p.getValueAsString());
+      } catch (IllegalArgumentException e) {
+        throw ctxt.weirdStringException(p.getValueAsString(), Duration.class, e.getMessage());
+      }
+    }
+  }
+}

@@ -1,0 +1,108 @@
+package io.tidings.server.config;
+
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Everything {@code tidings serve} can be told, with its defaults. Field names map to snake_case
+ * YAML keys; {@code docs/configuration.md} documents each one.
+ */
+public final class TidingsConfig {
+  public Server server = new Server();
+  public Store store = new Store();
+  public List<Retention> retention = new ArrayList<>();
+  public Events events = new Events();
+  public Pull pull = new Pull();
+
+  /** The listener. */
+  public static final class Server {
+    public String host = "127.0.0.1";
+    public int port = 7070;
+    /** Event-loop threads; 0 means one per core. */
+    public int eventLoops = 0;
+    public Duration shutdownGrace = Duration.ofSeconds(30);
+    @JsonDeserialize(using = SizeDeserializer.class)
+    public long maxBodySize = 1 << 20;
+    @JsonDeserialize(using = SizeDeserializer.class)
+    public long maxHeaderSize = 16 << 10;
+    public Duration idleTimeout = Duration.ofMinutes(5);
+    public Tls tls;
+  }
+
+  /** TLS for the listener (h2 and HTTP/1.1 over TLS on the same port). */
+  public static final class Tls {
+    public String cert;
+    public String key;
+  }
+
+  /** Where events are stored. */
+  public static final class Store {
+    /** sqlite (default), memory, or redis. */
+    public String kind = "sqlite";
+    public String path = "./tidings-data";
+    public Redis redis = new Redis();
+    public Sqlite sqlite = new Sqlite();
+    /** How often retention rules are applied in the background. */
+    public Duration retentionInterval = Duration.ofSeconds(10);
+    /** Idempotency ids remembered per topic at least... */
+    public long dedupeMinIds = 100_000;
+    /** ...and for at least this long. */
+    public Duration dedupeMinAge = Duration.ofHours(24);
+  }
+
+  /** The Redis engine (a later release). */
+  public static final class Redis {
+    public String url = "redis://127.0.0.1:6379";
+  }
+
+  /** Tuning of the embedded SQLite store. */
+  public static final class Sqlite {
+    public int writerQueue = 10_000;
+    public int maxBatchEvents = 8192;
+    public int readers = 4;
+    public int readQueue = 10_000;
+  }
+
+  /** One retention rule; the first whose pattern matches a topic applies. */
+  public static final class Retention {
+    public String topic;
+    public long maxEvents;
+    public Duration maxAge;
+  }
+
+  /** Limits on published events. */
+  public static final class Events {
+    @JsonDeserialize(using = SizeDeserializer.class)
+    public long maxDataSize = 64 << 10;
+    public int maxBatch = 1000;
+  }
+
+  /** Polling, incremental sync and long polling. */
+  public static final class Pull {
+    public int changesDefaultLimit = 100;
+    public int changesMaxLimit = 1000;
+    public int stateDefaultLimit = 1000;
+    public int stateMaxLimit = 10_000;
+    public int topicsMaxLimit = 10_000;
+    public Duration maxWait = Duration.ofSeconds(60);
+    /** max-age of a changes response that ends at the head (1s to 5s). */
+    public Duration headMaxAge = Duration.ofSeconds(1);
+    /** Long polls held at once; further ones are answered 503 with Retry-After. */
+    public int maxWaiting = 100_000;
+    public PollInterval pollInterval = new PollInterval();
+  }
+
+  /** How the {@code Tidings-Poll-Interval} advice is computed. */
+  public static final class PollInterval {
+    public Duration min = Duration.ofSeconds(1);
+    public Duration max = Duration.ofSeconds(30);
+    /** Time constant of the change-rate average: older activity weighs e^-1 less per window. */
+    public Duration rateWindow = Duration.ofSeconds(60);
+    /** Relative jitter, 0.2 = ±20%. */
+    public double jitter = 0.2;
+    /** Held long polls at which the advice doubles (server load). */
+    public int busyWaiting = 10_000;
+  }
+}

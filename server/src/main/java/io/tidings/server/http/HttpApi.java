@@ -1,0 +1,136 @@
+package io.tidings.server.http;
+
+import io.tidings.server.ops.HealthHandler;
+import io.tidings.server.ops.Metrics;
+import io.tidings.server.publish.PublishHandler;
+import io.tidings.server.pull.ChangesHandler;
+import io.tidings.server.pull.StateHandler;
+import io.tidings.server.pull.TopicsHandler;
+import io.vertx.core.Context;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+
+/**
+ * Routes requests on one event loop to the handler of their path. Plain {@code switch} dispatch:
+ * the route table is small and this is the hottest code in the server.
+ */
+public final class HttpApi {
+  private static final CharSequence GET_HEAD = HttpHeaders.createOptimized("GET, HEAD");
+  private static final CharSequence POST = HttpHeaders.createOptimized("POST");
+  private static final CharSequence PROMETHEUS = HttpHeaders.createOptimized("text/plain; version=0.0.4; charset=utf-8");
+
+  private final Context context;
+  private final PublishHandler publish;
+  private final StateHandler state;
+  private final ChangesHandler changes;
+  private final TopicsHandler topics;
+  private final HealthHandler health;
+  private final Metrics metrics;
+
+  public HttpApi(Context context, PublishHandler publish, StateHandler state, ChangesHandler changes,
+      TopicsHandler topics, HealthHandler health, Metrics metrics) {
+    this.context = context;
+    this.publish = publish;
+    this.state = state;
+    this.changes = changes;
+    this.topics = topics;
+    this.health = health;
+    this.metrics = metrics;
+  }
+
+  /** Handles one request; never throws. */
+  public void handle(HttpServerRequest request) {
+    String path = request.path();
+    HttpMethod method = request.method();
+    boolean read = method == HttpMethod.GET || method == HttpMethod.HEAD;
+    String route = route(path);
+    HttpServerResponse response = request.response();
+    response.endHandler(v -> metrics.request(route, response.getStatusCode()));
+    try {
+      switch (route) {
+        case "/v1/events" -> {
+          if (method == HttpMethod.POST) {
+            publish.handle(request, context);
+          } else {
+            notAllowed(response, POST);
+          }
+        }
+        case "/v1/state" -> {
+          if (read) {
+            state.handle(request, context);
+          } else {
+            notAllowed(response, GET_HEAD);
+          }
+        }
+        case "/v1/changes" -> {
+          if (read) {
+            changes.handle(request);
+          } else {
+            notAllowed(response, GET_HEAD);
+          }
+        }
+        case "/v1/topics" -> {
+          if (read) {
+            topics.handle(request, context);
+          } else {
+            notAllowed(response, GET_HEAD);
+          }
+        }
+        case "/healthz" -> {
+          if (read) {
+            health.healthz(request);
+          } else {
+            notAllowed(response, GET_HEAD);
+          }
+        }
+        case "/readyz" -> {
+          if (read) {
+            health.readyz(request, context);
+          } else {
+            notAllowed(response, GET_HEAD);
+          }
+        }
+        case "/metrics" -> {
+          if (read) {
+            response.putHeader(Headers.CONTENT_TYPE, PROMETHEUS)
+                .putHeader(Headers.CACHE_CONTROL, Headers.NO_STORE)
+                .end(Buffer.buffer(metrics.scrape()));
+          } else {
+            notAllowed(response, GET_HEAD);
+          }
+        }
+        default -> Responses.error(response, new ApiException(404, "not_found", "no such endpoint: " + path));
+      }
+    } catch (ApiException e) {
+      Responses.error(response, e);
+    } catch (RuntimeException e) {
+      Responses.error(response, e);
+    }
+  }
+
+  /** Answers a request that the HTTP decoder could not make sense of. */
+  public static void invalid(HttpServerRequest request) {
+    HttpServerResponse response = request.response();
+    response.putHeader(HttpHeaders.CONNECTION, "close");
+    Throwable cause = request.decoderResult() == null ? null : request.decoderResult().cause();
+    boolean tooLong = cause instanceof io.netty.handler.codec.TooLongFrameException;
+    Responses.error(response, tooLong
+        ? new ApiException(431, "headers_too_large", "the request line or headers are too large")
+        : ApiException.badRequest("invalid_request", "the request is not valid HTTP"));
+  }
+
+  private static String route(String path) {
+    return switch (path) {
+      case "/v1/events", "/v1/state", "/v1/changes", "/v1/topics", "/healthz", "/readyz", "/metrics" -> path;
+      default -> "other";
+    };
+  }
+
+  private static void notAllowed(HttpServerResponse response, CharSequence allow) {
+    response.putHeader(Headers.ALLOW, allow);
+    Responses.error(response, new ApiException(405, "method_not_allowed", "allowed: " + allow));
+  }
+}

@@ -1,0 +1,74 @@
+package io.tidings.server.ops;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/** The server's Prometheus metrics. Counters are looked up once and cached: recording is allocation-free. */
+public final class Metrics implements AutoCloseable {
+  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final ConcurrentHashMap<String, Counter> requests = new ConcurrentHashMap<>();
+  private final Counter eventsPublished;
+  private final Timer publishLatency;
+  private final JvmGcMetrics gc = new JvmGcMetrics();
+
+  public Metrics() {
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ClassLoaderMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+    gc.bindTo(registry);
+    eventsPublished = Counter.builder("tidings.events.published")
+        .description("Events appended (duplicates excluded)").register(registry);
+    publishLatency = Timer.builder("tidings.publish.latency")
+        .description("Time from a parsed publish to its durable acknowledgement")
+        .publishPercentiles(0.5, 0.99)
+        .register(registry);
+  }
+
+  /** Registers a gauge read at scrape time. */
+  public void gauge(String name, String description, Supplier<Number> value) {
+    Gauge.builder(name, value).description(description).register(registry);
+  }
+
+  /** Counts a finished HTTP request by route and status. */
+  public void request(String route, int status) {
+    String key = route + ' ' + status;
+    Counter c = requests.get(key);
+    if (c == null) {
+      c = requests.computeIfAbsent(key, k -> Counter.builder("tidings.http.requests")
+          .description("HTTP requests by route and status")
+          .tag("route", route).tag("status", Integer.toString(status)).register(registry));
+    }
+    c.increment();
+  }
+
+  /** Records a durable publish. */
+  public void published(int newEvents, long nanos) {
+    eventsPublished.increment(newEvents);
+    publishLatency.record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  /** The Prometheus text exposition. */
+  public String scrape() {
+    return registry.scrape();
+  }
+
+  @Override
+  public void close() {
+    gc.close();
+    registry.close();
+  }
+}

@@ -1,0 +1,109 @@
+package io.tidings.server.pull;
+
+import io.tidings.core.Engine;
+import io.tidings.core.EventTypes;
+import io.tidings.core.StateEntry;
+import io.tidings.core.StatePage;
+import io.tidings.core.TopicHead;
+import io.tidings.server.config.TidingsConfig;
+import io.tidings.server.http.EntityTags;
+import io.tidings.server.http.Headers;
+import io.tidings.server.http.HttpDates;
+import io.tidings.server.http.Json;
+import io.tidings.server.http.Params;
+import io.tidings.server.http.Responses;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+
+/**
+ * {@code GET /v1/state}: the latest value per key, for full-state polling. The head cursor is the
+ * strong ETag, so a poller with nothing new gets a {@code 304} answered from memory.
+ */
+public final class StateHandler {
+  private final Engine engine;
+  private final PollAdvisor advisor;
+  private final TidingsConfig.Pull config;
+
+  public StateHandler(Engine engine, PollAdvisor advisor, TidingsConfig.Pull config) {
+    this.engine = engine;
+    this.advisor = advisor;
+    this.config = config;
+  }
+
+  public void handle(HttpServerRequest request, Context context) {
+    Params params = Params.of(request);
+    String topic = params.topic();
+    int limit = params.integer("limit", config.stateDefaultLimit, 1, config.stateMaxLimit);
+    String afterKey = params.text("after_key", EventTypes.MAX_KEY_LENGTH);
+    HttpServerResponse response = request.response();
+    Future.fromCompletionStage(engine.head(topic), context).onComplete(ar -> {
+      if (ar.failed()) {
+        Responses.error(response, ar.cause());
+        return;
+      }
+      TopicHead head = ar.result();
+      if (notModified(request, head)) {
+        headers(response, head, topic).setStatusCode(304).end();
+        return;
+      }
+      Future.fromCompletionStage(engine.state(topic, afterKey, limit), context).onComplete(page -> {
+        if (page.failed()) {
+          Responses.error(response, page.cause());
+        } else {
+          headers(response, page.result().head(), topic);
+          Responses.json(response, 200, body(page.result()));
+        }
+      });
+    });
+  }
+
+  private static boolean notModified(HttpServerRequest request, TopicHead head) {
+    String inm = request.getHeader(Headers.IF_NONE_MATCH);
+    if (inm != null) {
+      return EntityTags.matches(inm, head.cursor().encode());
+    }
+    String ims = request.getHeader(Headers.IF_MODIFIED_SINCE);
+    if (ims != null && head.lastOffset() > 0) {
+      long since = HttpDates.parse(ims);
+      // HTTP dates have whole seconds: compare at that precision.
+      return since >= 0 && head.lastTime() / 1000 * 1000 <= since;
+    }
+    return false;
+  }
+
+  private HttpServerResponse headers(HttpServerResponse response, TopicHead head, String topic) {
+    response.putHeader(Headers.ETAG, EntityTags.of(head.cursor().encode()))
+        .putHeader(Headers.CACHE_CONTROL, Headers.NO_CACHE)
+        .putHeader(Headers.POLL_INTERVAL, advisor.header(topic));
+    if (head.lastOffset() > 0) {
+      response.putHeader(Headers.LAST_MODIFIED, HttpDates.format(head.lastTime()));
+    }
+    return response;
+  }
+
+  private static Buffer body(StatePage page) {
+    return Json.encode(gen -> {
+      gen.writeStartObject();
+      gen.writeStringField("topic", page.head().topic());
+      gen.writeStringField("cursor", page.head().cursor().encode());
+      gen.writeArrayFieldStart("entries");
+      for (StateEntry e : page.entries()) {
+        gen.writeStartObject();
+        gen.writeStringField("key", e.key());
+        gen.writeFieldName("data");
+        gen.writeRawValue(e.data());
+        gen.writeNumberField("offset", e.offset());
+        gen.writeStringField("time", HttpDates.iso(e.time()));
+        gen.writeEndObject();
+      }
+      gen.writeEndArray();
+      if (page.nextKey() != null) {
+        gen.writeStringField("next_key", page.nextKey());
+      }
+      gen.writeEndObject();
+    });
+  }
+}
