@@ -33,6 +33,7 @@ import java.util.TreeMap;
  */
 public final class ConfigLoader {
   private static final String ENV_PREFIX = "TIDINGS_";
+  private static final java.util.Set<String> SECTIONS = java.util.Set.of("server", "store", "retention", "events", "pull");
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
   private static final ObjectMapper MAPPER = new ObjectMapper()
       .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
@@ -70,9 +71,12 @@ public final class ConfigLoader {
       resolveFilePaths(tree, base);
     }
     for (Map.Entry<String, String> e : new TreeMap<>(env).entrySet()) {
-      if (e.getKey().startsWith(ENV_PREFIX) && !e.getKey().equals("TIDINGS_CONFIG")
-          && !e.getKey().equals("TIDINGS_URL") && !e.getKey().equals("TIDINGS_TOKEN")) {
-        String path = e.getKey().substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace("__", ".");
+      if (!e.getKey().startsWith(ENV_PREFIX)) {
+        continue;
+      }
+      String path = e.getKey().substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace("__", ".");
+      // Only variables naming a section are configuration; TIDINGS_URL and the like belong to clients.
+      if (SECTIONS.contains(path.split("\\.", 2)[0])) {
         JsonNode value;
         try {
           value = YAML.readTree(e.getValue());

@@ -7,8 +7,7 @@ import java.util.function.IntSupplier;
 /**
  * Computes {@code Tidings-Poll-Interval}: about the expected time to a topic's next change
  * (1 / its recent rate), bounded by {@code [min, max]}, stretched while the server holds many
- * long polls, and jittered so that pollers do not fall into step. The bounds apply before the
- * jitter, so advice spreads evenly around them too.
+ * long polls, and jittered so that pollers do not fall into step.
  */
 public final class PollAdvisor {
   private final ChangeRates rates;
@@ -43,12 +42,16 @@ public final class PollAdvisor {
     return Math.max(minSeconds, Math.min(maxSeconds, seconds));
   }
 
-  /** The header value for {@code topic}: seconds with up to three decimals. */
+  /**
+   * The header value for {@code topic}: seconds with three decimals, uniformly spread over
+   * {@code base ± jitter} clipped to {@code [min, max]}, so advice never leaves the bounds and
+   * never piles up on them either.
+   */
   public String header(String topic) {
-    double seconds = baseSeconds(topic);
-    if (jitter > 0) {
-      seconds *= 1.0 + (ThreadLocalRandom.current().nextDouble() * 2 - 1) * jitter;
-    }
+    double base = baseSeconds(topic);
+    double lo = Math.max(minSeconds, base * (1 - jitter));
+    double hi = Math.min(maxSeconds, base * (1 + jitter));
+    double seconds = hi > lo ? lo + ThreadLocalRandom.current().nextDouble() * (hi - lo) : base;
     long millis = Math.round(seconds * 1000);
     return (millis / 1000) + "." + (char) ('0' + millis / 100 % 10) + (char) ('0' + millis / 10 % 10) + (char) ('0' + millis % 10);
   }
