@@ -104,17 +104,41 @@ public final class TidingsServer implements AutoCloseable {
     vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops));
     vertx.setPeriodic(60_000, id -> rates.forgetIdle());
     HttpServerOptions options = httpOptions(config.server);
-    // The first listener learns the real port (the config may say 0); the rest share it.
-    HttpVerticle first = new HttpVerticle(this, options, config.server.port);
-    await(vertx.deployVerticle(first));
-    port = first.actualPort();
-    if (loops > 1) {
-      await(vertx.deployVerticle(() -> new HttpVerticle(this, options, port), new DeploymentOptions().setInstances(loops - 1)));
+    // Vert.x shares a port among the listeners of one deployment, but gives each its own port
+    // when asked for 0: so for 0 we pick a free port first, and pick again if someone beats us to it.
+    for (int attempt = 1; ; attempt++) {
+      int wanted = config.server.port != 0 ? config.server.port : freePort(config.server.host);
+      try {
+        port = deployListeners(options, wanted, loops);
+        break;
+      } catch (IllegalStateException e) {
+        if (config.server.port != 0 || attempt == 5) {
+          throw e;
+        }
+      }
     }
     String scheme = config.server.tls != null ? "https" : "http";
     String where = config.store.kind.equals("sqlite") ? " at " + Path.of(config.store.path).toAbsolutePath().normalize() : "";
     LOG.info("Tidings listening on {}://{}:{} (store: {}{})", scheme, hostForUrl(config.server.host), port,
         config.store.kind, where);
+  }
+
+  private int deployListeners(HttpServerOptions options, int wanted, int loops) {
+    List<HttpVerticle> listeners = java.util.Collections.synchronizedList(new ArrayList<>());
+    await(vertx.deployVerticle(() -> {
+      HttpVerticle v = new HttpVerticle(this, options, wanted);
+      listeners.add(v);
+      return v;
+    }, new DeploymentOptions().setInstances(loops)));
+    return listeners.get(0).actualPort();
+  }
+
+  private static int freePort(String host) {
+    try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
+      return socket.getLocalPort();
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("cannot find a free port on " + host + ": " + e.getMessage(), e);
+    }
   }
 
   private static String hostForUrl(String host) {

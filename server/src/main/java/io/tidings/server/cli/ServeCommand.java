@@ -11,6 +11,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import sun.misc.Signal;
 
 /** {@code tidings serve}: runs the hub until it is told to stop. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
@@ -62,10 +63,19 @@ public final class ServeCommand implements Callable<Integer> {
       return 1;
     }
     CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+    Runnable shutdown = () -> {
       server.close();
       stopped.countDown();
-    }, "tidings-shutdown"));
+    };
+    // SIGTERM and Ctrl-C stop gracefully and exit 0; the hook covers other exits.
+    for (String name : new String[] {"TERM", "INT"}) {
+      try {
+        Signal.handle(new Signal(name), sig -> new Thread(shutdown, "tidings-stop").start());
+      } catch (IllegalArgumentException unsupported) {
+        // this platform has no such signal: the shutdown hook still closes the server
+      }
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(shutdown, "tidings-shutdown"));
     stopped.await();
     return 0;
   }

@@ -4,6 +4,7 @@ import io.tidings.core.Engine;
 import io.tidings.server.http.ApiException;
 import io.tidings.server.http.Headers;
 import io.tidings.server.http.Responses;
+import io.tidings.server.http.Stages;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
@@ -38,8 +39,7 @@ public final class HealthHandler {
       Responses.error(request.response(), ApiException.unavailable("the server is shutting down", Responses.retryAfterSeconds()));
       return;
     }
-    Future.fromCompletionStage(engine.ping().toCompletableFuture().orTimeout(READY_TIMEOUT_MS, TimeUnit.MILLISECONDS), context)
-        .onComplete(ar -> {
+    Stages.onContext(engine.ping().toCompletableFuture().orTimeout(READY_TIMEOUT_MS, TimeUnit.MILLISECONDS), context, ar -> {
           if (ar.succeeded()) {
             request.response().putHeader(Headers.CACHE_CONTROL, Headers.NO_STORE);
             Responses.json(request.response(), 200, READY);

@@ -10,6 +10,7 @@ import io.tidings.server.http.Json;
 import io.tidings.server.http.Params;
 import io.tidings.server.http.Responses;
 import io.tidings.server.ops.Metrics;
+import io.tidings.server.http.Stages;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
@@ -52,7 +53,7 @@ public final class PublishHandler {
         return;
       }
       long started = System.nanoTime();
-      Future.fromCompletionStage(engine.append(topic, events), context).onComplete(ar -> {
+      Stages.onContext(engine.append(topic, events), context, ar -> {
         if (ar.failed()) {
           Responses.error(response, ar.cause());
           return;

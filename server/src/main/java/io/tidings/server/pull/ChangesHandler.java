@@ -15,8 +15,8 @@ import io.tidings.server.http.Headers;
 import io.tidings.server.http.Json;
 import io.tidings.server.http.Params;
 import io.tidings.server.http.Responses;
+import io.tidings.server.http.Stages;
 import io.vertx.core.Context;
-import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
@@ -64,7 +64,7 @@ public final class ChangesHandler {
     boolean notifyOnly = params.notifyMode();
     Query q = new Query(topic, since, limit, waitMillis, notifyOnly, request.getHeader(Headers.IF_NONE_MATCH));
     HttpServerResponse response = request.response();
-    Future.fromCompletionStage(engine.head(topic), context).onComplete(ar -> {
+    Stages.onContext(engine.head(topic), context, ar -> {
       if (ar.failed()) {
         Responses.error(response, ar.cause());
         return;
@@ -119,7 +119,7 @@ public final class ChangesHandler {
   }
 
   private void read(HttpServerResponse response, Query q, long after, String epoch) {
-    Future.fromCompletionStage(engine.read(q.topic(), after, q.limit()), context).onComplete(ar -> {
+    Stages.onContext(engine.read(q.topic(), after, q.limit()), context, ar -> {
       if (ar.failed()) {
         Responses.error(response, ar.cause());
         return;
@@ -182,8 +182,8 @@ public final class ChangesHandler {
     poll.timer = context.owner().setTimer(q.waitMillis(), id -> poll.timeout());
     response.closeHandler(v -> poll.abandon());
     // An append that landed between our read of the head and add() has already woken its waiters.
-    Future.fromCompletionStage(engine.head(q.topic()), context).onSuccess(h -> {
-      if (h.lastOffset() > after) {
+    Stages.onContext(engine.head(q.topic()), context, h -> {
+      if (h.failed() || h.result().lastOffset() > after) {
         poll.readNow();
       }
     });

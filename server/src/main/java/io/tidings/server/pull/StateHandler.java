@@ -12,6 +12,7 @@ import io.tidings.server.http.HttpDates;
 import io.tidings.server.http.Json;
 import io.tidings.server.http.Params;
 import io.tidings.server.http.Responses;
+import io.tidings.server.http.Stages;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
@@ -39,7 +40,7 @@ public final class StateHandler {
     int limit = params.integer("limit", config.stateDefaultLimit, 1, config.stateMaxLimit);
     String afterKey = params.text("after_key", EventTypes.MAX_KEY_LENGTH);
     HttpServerResponse response = request.response();
-    Future.fromCompletionStage(engine.head(topic), context).onComplete(ar -> {
+    Stages.onContext(engine.head(topic), context, ar -> {
       if (ar.failed()) {
         Responses.error(response, ar.cause());
         return;
@@ -49,7 +50,7 @@ public final class StateHandler {
         headers(response, head, topic).setStatusCode(304).end();
         return;
       }
-      Future.fromCompletionStage(engine.state(topic, afterKey, limit), context).onComplete(page -> {
+      Stages.onContext(engine.state(topic, afterKey, limit), context, page -> {
         if (page.failed()) {
           Responses.error(response, page.cause());
         } else {

@@ -9,6 +9,7 @@ import io.tidings.server.http.Headers;
 import io.tidings.server.http.Json;
 import io.tidings.server.http.Params;
 import io.tidings.server.http.Responses;
+import io.tidings.server.http.Stages;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.http.HttpServerRequest;
@@ -32,8 +33,7 @@ public final class TopicsHandler {
     String prefix = params.text("prefix", Topics.MAX_LENGTH);
     String after = params.text("after", Topics.MAX_LENGTH);
     int limit = params.integer("limit", Math.min(1000, config.topicsMaxLimit), 1, config.topicsMaxLimit);
-    Future.fromCompletionStage(engine.topics(prefix == null || prefix.isEmpty() ? null : prefix, after, limit), context)
-        .onComplete(ar -> {
+    Stages.onContext(engine.topics(prefix == null || prefix.isEmpty() ? null : prefix, after, limit), context, ar -> {
           if (ar.failed()) {
             Responses.error(request.response(), ar.cause());
             return;
