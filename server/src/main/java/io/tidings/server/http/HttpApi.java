@@ -50,62 +50,27 @@ public final class HttpApi {
     HttpServerResponse response = request.response();
     response.endHandler(v -> metrics.request(route, response.getStatusCode()));
     try {
-      switch (route) {
-        case "/v1/events" -> {
-          if (method == HttpMethod.POST) {
-            publish.handle(request, context);
-          } else {
-            notAllowed(response, POST);
-          }
-        }
-        case "/v1/state" -> {
-          if (read) {
-            state.handle(request, context);
-          } else {
-            notAllowed(response, GET_HEAD);
-          }
-        }
-        case "/v1/changes" -> {
-          if (read) {
-            changes.handle(request);
-          } else {
-            notAllowed(response, GET_HEAD);
-          }
-        }
-        case "/v1/topics" -> {
-          if (read) {
-            topics.handle(request, context);
-          } else {
-            notAllowed(response, GET_HEAD);
-          }
-        }
-        case "/healthz" -> {
-          if (read) {
-            health.healthz(request);
-          } else {
-            notAllowed(response, GET_HEAD);
-          }
-        }
-        case "/readyz" -> {
-          if (read) {
-            health.readyz(request, context);
-          } else {
-            notAllowed(response, GET_HEAD);
-          }
-        }
-        case "/metrics" -> {
-          if (read) {
-            response.putHeader(Headers.CONTENT_TYPE, PROMETHEUS)
-                .putHeader(Headers.CACHE_CONTROL, Headers.NO_STORE)
-                .end(Buffer.buffer(metrics.scrape()));
-          } else {
-            notAllowed(response, GET_HEAD);
-          }
-        }
-        default -> Responses.error(response, new ApiException(404, "not_found", "no such endpoint: " + path));
+      if (route.equals("other")) {
+        Responses.error(response, new ApiException(404, "not_found", "no such endpoint: " + path));
+        return;
       }
-    } catch (ApiException e) {
-      Responses.error(response, e);
+      boolean publishing = route.equals("/v1/events");
+      if (publishing ? method != HttpMethod.POST : !read) {
+        notAllowed(response, publishing ? POST : GET_HEAD);
+        return;
+      }
+      switch (route) {
+        case "/v1/events" -> publish.handle(request, context);
+        case "/v1/state" -> state.handle(request, context);
+        case "/v1/changes" -> changes.handle(request);
+        case "/v1/topics" -> topics.handle(request, context);
+        case "/healthz" -> health.healthz(request);
+        case "/readyz" -> health.readyz(request, context);
+        case "/metrics" -> response.putHeader(Headers.CONTENT_TYPE, PROMETHEUS)
+            .putHeader(Headers.CACHE_CONTROL, Headers.NO_STORE)
+            .end(Buffer.buffer(metrics.scrape()));
+        default -> throw new IllegalStateException("unrouted " + route);
+      }
     } catch (RuntimeException e) {
       Responses.error(response, e);
     }

@@ -12,7 +12,6 @@ import io.tidings.server.http.Responses;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.http.Stages;
 import io.vertx.core.Context;
-import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
