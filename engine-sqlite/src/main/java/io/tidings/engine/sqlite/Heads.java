@@ -23,8 +23,9 @@ final class Heads {
 
   /** Publishes a head. Called by the writer thread only, after the change is committed. */
   void publish(TopicHead head) {
-    // A minimal stage, so no caller can complete or obtrude the shared instance.
-    byName.put(head.topic(), new Published(head, CompletableFuture.completedStage(head)));
+    // A plain completed future (a minimal stage throws on isDone/join, which callers may use);
+    // completing it again is a no-op, so sharing it is safe short of obtrudeValue.
+    byName.put(head.topic(), new Published(head, CompletableFuture.completedFuture(head)));
     // After the head, so that a listing never meets a name without a head.
     names.add(head.topic());
   }

@@ -58,19 +58,20 @@ final class ReadConnection implements AutoCloseable {
 
   private <T> T inSnapshot(Query<T> query) throws SQLException {
     begin.execute();
-    T result;
     try {
-      result = query.run();
+      T result = query.run();
+      commit.execute();
+      return result;
     } catch (SQLException | RuntimeException e) {
+      // Never leave the transaction open: the next BEGIN on this connection would fail, and an
+      // open read transaction keeps the WAL from being checkpointed.
       try {
         rollback.execute();
       } catch (SQLException ignored) {
-        // the first error is the one worth reporting
+        // no transaction left to end; the first error is the one worth reporting
       }
       throw e;
     }
-    commit.execute();
-    return result;
   }
 
   /** Events after {@code afterOffset}, at most {@code limit}, with the head of the same snapshot. */

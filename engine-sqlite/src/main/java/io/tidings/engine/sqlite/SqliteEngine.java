@@ -57,7 +57,7 @@ public final class SqliteEngine implements Engine {
   // Guarded by "this"; volatile so that the hot paths can check it without the lock.
   private volatile State state = State.NEW;
   private volatile String epoch;
-  private CompletableFuture<Void> started;
+  private CompletionStage<Void> started;
   private volatile ReaderPool readers;
   private ScheduledExecutorService scheduler;
 
@@ -102,23 +102,32 @@ public final class SqliteEngine implements Engine {
       return CompletableFuture.failedFuture(new EngineUnavailableException("engine is closed"));
     }
     state = State.STARTING;
-    started = writer.start().thenAccept(this::opened);
-    started.whenComplete((ok, error) -> {
-      if (error != null) {
+    CompletableFuture<Void> ready = new CompletableFuture<>();
+    // The state changes before the stage completes, so a caller reacting to it sees the new state.
+    writer.start().whenComplete((storeEpoch, error) -> {
+      if (error == null) {
+        error = opened(storeEpoch);
+      }
+      if (error == null) {
+        ready.complete(null);
+      } else {
         synchronized (this) {
           if (state == State.STARTING) {
             state = State.FAILED;
           }
         }
+        ready.completeExceptionally(error);
       }
     });
+    // A copy: callers completing what they were given cannot change the engine's own state.
+    started = ready.copy();
     return started;
   }
 
-  // Runs on the writer thread once the database is open, before it takes any work.
-  private synchronized void opened(String storeEpoch) {
+  // Runs once the database is open (usually on the writer thread, before it takes any work).
+  private synchronized Throwable opened(String storeEpoch) {
     if (state != State.STARTING) {
-      throw new EngineUnavailableException("engine was closed while starting");
+      return new EngineUnavailableException("engine was closed while starting");
     }
     epoch = storeEpoch;
     readers = new ReaderPool(db, storeEpoch, options.readers(), options.readQueue());
@@ -131,6 +140,7 @@ public final class SqliteEngine implements Engine {
     long every = retention.interval().toMillis();
     scheduler.scheduleWithFixedDelay(this::backgroundPass, every, every, TimeUnit.MILLISECONDS);
     state = State.RUNNING;
+    return null;
   }
 
   private void backgroundPass() {
@@ -233,15 +243,18 @@ public final class SqliteEngine implements Engine {
     if (stopScheduler != null) {
       stopScheduler.shutdownNow();
     }
-    writer.stop();
     try {
-      if (!writer.join(CLOSE_TIMEOUT)) {
-        LOG.warn("the SQLite writer did not finish within {}", CLOSE_TIMEOUT);
-      }
+      // Queued reads finish while queued appends keep committing; then the writer drains its
+      // queue. Closing the last connection checkpoints the WAL into the database file.
       if (stopReaders != null) {
         stopReaders.close(CLOSE_TIMEOUT);
       }
+      writer.stop();
+      if (!writer.join(CLOSE_TIMEOUT)) {
+        LOG.warn("the SQLite writer did not finish within {}", CLOSE_TIMEOUT);
+      }
     } catch (InterruptedException e) {
+      writer.stop();
       Thread.currentThread().interrupt();
     }
   }
