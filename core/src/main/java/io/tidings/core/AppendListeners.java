@@ -2,12 +2,12 @@ package io.tidings.core;
 
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Level;
-import java.util.logging.Logger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** The listeners registered with an engine; one failing listener never affects the others. */
 public final class AppendListeners {
-  private static final Logger LOG = Logger.getLogger(AppendListeners.class.getName());
+  private static final Logger LOG = LoggerFactory.getLogger(AppendListeners.class);
 
   private final CopyOnWriteArrayList<AppendListener> listeners = new CopyOnWriteArrayList<>();
 
@@ -26,7 +26,7 @@ public final class AppendListeners {
       try {
         listener.onAppend(head, events);
       } catch (RuntimeException e) {
-        LOG.log(Level.WARNING, "append listener failed", e);
+        LOG.warn("append listener failed", e);
       }
     }
   }

@@ -114,7 +114,26 @@ public final class EventParser {
             where + ".data is larger than " + maxDataSize + " bytes once serialized");
       }
     }
+    if (hasLoneSurrogate(key) || hasLoneSurrogate(id) || hasLoneSurrogate(data)) {
+      // Such text has no UTF-8 form: storing it would silently change it.
+      throw ApiException.badRequest("invalid_event", where + " holds an unpaired UTF-16 surrogate (\\ud800-\\udfff)");
+    }
     return new NewEvent(type, key, data, id);
+  }
+
+  private static boolean hasLoneSurrogate(String s) {
+    if (s == null) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String optionalString(JsonNode node, String field, String where) {
