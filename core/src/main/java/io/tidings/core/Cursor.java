@@ -6,7 +6,7 @@ import java.security.SecureRandom;
  * A position in one topic: "after the event at {@code offset}" in the history identified by
  * {@code epoch}. Offset 0 is the position before the first event.
  *
- * <p>The wire form is {@code <epoch>.<offset>}, e.g. {@code k3v9q2mz7a.17}. Clients treat it as
+ * <p>The wire form is {@code <epoch>.<offset>}, e.g. {@code k3v7q2mz6a.17}. Clients treat it as
  * opaque; the epoch makes a cursor from a lost history detectable instead of silently wrong.
  */
 public record Cursor(String epoch, long offset) implements Position {
@@ -35,14 +35,14 @@ public record Cursor(String epoch, long offset) implements Position {
     return new String(out);
   }
 
-  /** Whether {@code text} has the shape of an epoch. */
+  /** Whether {@code text} has the shape of an epoch: ten characters of {@code [a-z2-7]}. */
   public static boolean isEpoch(String text) {
-    if (text == null || text.isEmpty() || text.length() > 64) {
+    if (text == null || text.length() != EPOCH_LENGTH) {
       return false;
     }
     for (int i = 0; i < text.length(); i++) {
       char c = text.charAt(i);
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7'))) {
         return false;
       }
     }

@@ -10,12 +10,12 @@ import org.junit.jupiter.api.Test;
 class CursorTest {
   @Test
   void encodesAndParsesBack() {
-    Cursor c = new Cursor("k3v9q2mz7a", 17);
-    assertThat(c.encode()).isEqualTo("k3v9q2mz7a.17");
-    assertThat(c.toString()).isEqualTo("k3v9q2mz7a.17");
-    assertThat(Cursor.parse("k3v9q2mz7a.17")).isEqualTo(c);
-    assertThat(Cursor.parse("k3v9q2mz7a.0")).isEqualTo(new Cursor("k3v9q2mz7a", 0));
-    assertThat(Cursor.parse("e.9223372036854775807").offset()).isEqualTo(Long.MAX_VALUE);
+    Cursor c = new Cursor("k3v7q2mz6a", 17);
+    assertThat(c.encode()).isEqualTo("k3v7q2mz6a.17");
+    assertThat(c.toString()).isEqualTo("k3v7q2mz6a.17");
+    assertThat(Cursor.parse("k3v7q2mz6a.17")).isEqualTo(c);
+    assertThat(Cursor.parse("k3v7q2mz6a.0")).isEqualTo(new Cursor("k3v7q2mz6a", 0));
+    assertThat(Cursor.parse("eeeeeeeeee.9223372036854775807").offset()).isEqualTo(Long.MAX_VALUE);
     for (int i = 0; i < 50; i++) {
       Cursor random = new Cursor(Cursor.newEpoch(), i * 1_000_003L);
       assertThat(Cursor.parse(random.encode())).isEqualTo(random);
@@ -32,8 +32,10 @@ class CursorTest {
 
   @ParameterizedTest
   @ValueSource(strings = {
-    "", "abc", "abc.", ".5", "ABC.1", "abC.1", "abc.01", "abc.00", "abc.-1", "abc.+1", "abc.1x",
-    "abc. 1", "a-b.1", "a.b.1", "abc.9223372036854775808", "abc.99999999999999999999",
+    "", "abcdefghij", "abcdefghij.", ".5", "ABCDEFGHIJ.1", "abcdeFghij.1", "abcdefghij.01",
+    "abcdefghij.00", "abcdefghij.-1", "abcdefghij.+1", "abcdefghij.1x", "abcdefghij. 1",
+    "abcde-ghij.1", "abcde.ghij.1", "abcdefghij.9223372036854775808", "abcdefghij.99999999999999999999",
+    "abc.1", "abcdefghijk.1", "abcdefghi1.1", "abcdefghi8.1",
   })
   void rejectsMalformedCursors(String text) {
     assertThatThrownBy(() -> Cursor.parse(text)).isInstanceOf(InvalidCursorException.class);
@@ -53,7 +55,7 @@ class CursorTest {
 
   @Test
   void theConstructorChecksItsParts() {
-    assertThatThrownBy(() -> new Cursor("abc", -1)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new Cursor("abcdefghij", -1)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> new Cursor("ABC", 1)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> new Cursor(null, 1)).isInstanceOf(IllegalArgumentException.class);
   }
@@ -62,7 +64,7 @@ class CursorTest {
   void positionsParseTheSpecialWords() {
     assertThat(Position.parse("earliest")).isSameAs(Position.EARLIEST);
     assertThat(Position.parse("now")).isSameAs(Position.NOW);
-    assertThat(Position.parse("abc.3")).isEqualTo(new Cursor("abc", 3));
+    assertThat(Position.parse("abcdefghij.3")).isEqualTo(new Cursor("abcdefghij", 3));
     assertThatThrownBy(() -> Position.parse("Earliest")).isInstanceOf(InvalidCursorException.class);
   }
 }

@@ -126,13 +126,18 @@ public final class ChangesHandler {
       }
       ReadResult r = ar.result();
       List<Event> events = r.events();
-      boolean gap = events.isEmpty() ? r.head().lastOffset() > after : events.get(0).offset() != after + 1;
+      long from = after;
+      if (q.since() == Position.EARLIEST) {
+        // Retention may have moved the oldest event since we looked: "earliest" simply follows it.
+        from = Math.max(after, r.head().firstOffset() - 1);
+      }
+      boolean gap = events.isEmpty() ? r.head().lastOffset() > from : events.get(0).offset() != from + 1;
       if (gap || !r.head().epoch().equals(epoch)) {
         Responses.error(response, expired(q.topic(), "the events after this cursor are no longer retained"));
         return;
       }
-      long last = events.isEmpty() ? after : events.get(events.size() - 1).offset();
-      respond(response, q, after, epoch, events, last < r.head().lastOffset());
+      long last = events.isEmpty() ? from : events.get(events.size() - 1).offset();
+      respond(response, q, from, epoch, events, last < r.head().lastOffset());
     });
   }
 

@@ -43,15 +43,15 @@ public final class PollAdvisor {
   }
 
   /**
-   * The header value for {@code topic}: seconds with three decimals, uniformly spread over
-   * {@code base ± jitter} clipped to {@code [min, max]}, so advice never leaves the bounds and
-   * never piles up on them either.
+   * The header value for {@code topic}: the bounded advice spread uniformly over ±jitter, in
+   * seconds with three decimals. Values therefore lie within {@code [min·(1-jitter), max·(1+jitter)]},
+   * so pollers spread out even when every topic sits at a bound.
    */
   public String header(String topic) {
-    double base = baseSeconds(topic);
-    double lo = Math.max(minSeconds, base * (1 - jitter));
-    double hi = Math.min(maxSeconds, base * (1 + jitter));
-    double seconds = hi > lo ? lo + ThreadLocalRandom.current().nextDouble() * (hi - lo) : base;
+    double seconds = baseSeconds(topic);
+    if (jitter > 0) {
+      seconds *= 1.0 + (ThreadLocalRandom.current().nextDouble() * 2 - 1) * jitter;
+    }
     long millis = Math.round(seconds * 1000);
     return (millis / 1000) + "." + (char) ('0' + millis / 100 % 10) + (char) ('0' + millis / 10 % 10) + (char) ('0' + millis % 10);
   }
