@@ -104,19 +104,8 @@ public final class TidingsServer implements AutoCloseable {
     vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops));
     vertx.setPeriodic(60_000, id -> rates.forgetIdle());
     HttpServerOptions options = httpOptions(config.server);
-    // Vert.x shares a port among the listeners of one deployment, but gives each its own port
-    // when asked for 0: so for 0 we pick a free port first, and pick again if someone beats us to it.
-    for (int attempt = 1; ; attempt++) {
-      int wanted = config.server.port != 0 ? config.server.port : freePort(config.server.host);
-      try {
-        port = deployListeners(options, wanted, loops);
-        break;
-      } catch (IllegalStateException e) {
-        if (config.server.port != 0 || attempt == 5) {
-          throw e;
-        }
-      }
-    }
+    // For a random port, Vert.x shares one among listeners that ask for the same negative number.
+    port = deployListeners(options, config.server.port == 0 ? -1 : config.server.port, loops);
     String scheme = config.server.tls != null ? "https" : "http";
     String where = config.store.kind.equals("sqlite") ? " at " + Path.of(config.store.path).toAbsolutePath().normalize() : "";
     LOG.info("Tidings listening on {}://{}:{} (store: {}{})", scheme, hostForUrl(config.server.host), port,
@@ -130,15 +119,13 @@ public final class TidingsServer implements AutoCloseable {
       listeners.add(v);
       return v;
     }, new DeploymentOptions().setInstances(loops)));
-    return listeners.get(0).actualPort();
-  }
-
-  private static int freePort(String host) {
-    try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName(host))) {
-      return socket.getLocalPort();
-    } catch (java.io.IOException e) {
-      throw new IllegalStateException("cannot find a free port on " + host + ": " + e.getMessage(), e);
+    int bound = listeners.get(0).actualPort();
+    for (HttpVerticle v : listeners) {
+      if (v.actualPort() != bound) {
+        throw new IllegalStateException("listeners bound different ports: " + bound + " and " + v.actualPort());
+      }
     }
+    return bound;
   }
 
   private static String hostForUrl(String host) {

@@ -38,7 +38,7 @@ public final class HealthHandler {
       Responses.error(request.response(), ApiException.unavailable("the server is shutting down", Responses.retryAfterSeconds()));
       return;
     }
-    Stages.onContext(engine.ping().toCompletableFuture().orTimeout(READY_TIMEOUT_MS, TimeUnit.MILLISECONDS), context, ar -> {
+    Stages.onContext(engine.ping().toCompletableFuture().orTimeout(READY_TIMEOUT_MS, TimeUnit.MILLISECONDS), context, request.response(), ar -> {
           if (ar.succeeded()) {
             request.response().putHeader(Headers.CACHE_CONTROL, Headers.NO_STORE);
             Responses.json(request.response(), 200, READY);

@@ -52,7 +52,7 @@ public final class PublishHandler {
         return;
       }
       long started = System.nanoTime();
-      Stages.onContext(engine.append(topic, events), context, ar -> {
+      Stages.onContext(engine.append(topic, events), context, response, ar -> {
         if (ar.failed()) {
           Responses.error(response, ar.cause());
           return;

@@ -64,7 +64,7 @@ public final class ChangesHandler {
     boolean notifyOnly = params.notifyMode();
     Query q = new Query(topic, since, limit, waitMillis, notifyOnly, request.getHeader(Headers.IF_NONE_MATCH));
     HttpServerResponse response = request.response();
-    Stages.onContext(engine.head(topic), context, ar -> {
+    Stages.onContext(engine.head(topic), context, response, ar -> {
       if (ar.failed()) {
         Responses.error(response, ar.cause());
         return;
@@ -119,7 +119,7 @@ public final class ChangesHandler {
   }
 
   private void read(HttpServerResponse response, Query q, long after, String epoch) {
-    Stages.onContext(engine.read(q.topic(), after, q.limit()), context, ar -> {
+    Stages.onContext(engine.read(q.topic(), after, q.limit()), context, response, ar -> {
       if (ar.failed()) {
         Responses.error(response, ar.cause());
         return;
@@ -187,7 +187,7 @@ public final class ChangesHandler {
     poll.timer = context.owner().setTimer(q.waitMillis(), id -> poll.timeout());
     response.closeHandler(v -> poll.abandon());
     // An append that landed between our read of the head and add() has already woken its waiters.
-    Stages.onContext(engine.head(q.topic()), context, h -> {
+    Stages.onContext(engine.head(q.topic()), context, response, h -> {
       if (h.failed() || h.result().lastOffset() > after) {
         poll.readNow();
       }

@@ -39,7 +39,7 @@ public final class StateHandler {
     int limit = params.integer("limit", config.stateDefaultLimit, 1, config.stateMaxLimit);
     String afterKey = params.text("after_key", EventTypes.MAX_KEY_LENGTH);
     HttpServerResponse response = request.response();
-    Stages.onContext(engine.head(topic), context, ar -> {
+    Stages.onContext(engine.head(topic), context, response, ar -> {
       if (ar.failed()) {
         Responses.error(response, ar.cause());
         return;
@@ -49,7 +49,7 @@ public final class StateHandler {
         headers(response, head, topic).setStatusCode(304).end();
         return;
       }
-      Stages.onContext(engine.state(topic, afterKey, limit), context, page -> {
+      Stages.onContext(engine.state(topic, afterKey, limit), context, response, page -> {
         if (page.failed()) {
           Responses.error(response, page.cause());
         } else {

@@ -32,7 +32,7 @@ public final class TopicsHandler {
     String prefix = params.text("prefix", Topics.MAX_LENGTH);
     String after = params.text("after", Topics.MAX_LENGTH);
     int limit = params.integer("limit", Math.min(1000, config.topicsMaxLimit), 1, config.topicsMaxLimit);
-    Stages.onContext(engine.topics(prefix == null || prefix.isEmpty() ? null : prefix, after, limit), context, ar -> {
+    Stages.onContext(engine.topics(prefix == null || prefix.isEmpty() ? null : prefix, after, limit), context, request.response(), ar -> {
           if (ar.failed()) {
             Responses.error(request.response(), ar.cause());
             return;

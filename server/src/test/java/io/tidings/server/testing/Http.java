@@ -201,11 +201,11 @@ public final class Http {
   public Optional<Double> metric(String name, String... labels) {
     Reply r = get("/metrics");
     assertThat(r.status()).isEqualTo(200);
-    return metric(r.body(), name, labels);
+    return metricIn(r.body(), name, labels);
   }
 
   /** The value of the first sample of {@code name} carrying all {@code labels} ({@code k="v"}) in {@code text}. */
-  public static Optional<Double> metric(String text, String name, String... labels) {
+  public static Optional<Double> metricIn(String text, String name, String... labels) {
     for (String line : text.split("\n")) {
       if (line.startsWith("#") || !line.startsWith(name)) {
         continue;

@@ -51,6 +51,11 @@ public final class RawHttp {
     return exchange(base, head.getBytes(StandardCharsets.US_ASCII), framed);
   }
 
+  /** Sends {@code raw} bytes as they are (a request line, headers, maybe a body) and reads one answer. */
+  public static Http.Reply send(URI base, byte[] raw) throws IOException {
+    return exchange(base, raw, List.of());
+  }
+
   private static Http.Reply exchange(URI base, byte[] head, List<byte[]> body) throws IOException {
     long started = System.nanoTime();
     try (Socket socket = new Socket()) {
