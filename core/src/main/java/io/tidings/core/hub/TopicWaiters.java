@@ -13,6 +13,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One-shot waiters for the next append to a topic: what a long poll is while it is held. A
@@ -24,6 +26,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * finds the head already past its position never misses a wake-up: it wakes itself.
  */
 public final class TopicWaiters implements AppendListener {
+  private static final Logger LOG = LoggerFactory.getLogger(TopicWaiters.class);
+
   private final ConcurrentHashMap<String, Set<Waiter>> byTopic = new ConcurrentHashMap<>();
   private final AtomicInteger count = new AtomicInteger();
   private final int max;
@@ -91,7 +95,11 @@ public final class TopicWaiters implements AppendListener {
       e.getKey().execute(() -> {
         Map<Object, Object> memo = new HashMap<>();
         for (Waiter w : group) {
-          w.wake(head, events, memo);
+          try {
+            w.wake(head, events, memo);
+          } catch (RuntimeException ex) {
+            LOG.warn("a waiter failed to wake", ex);
+          }
         }
       });
     }

@@ -222,6 +222,14 @@ public final class ChangesHandler {
       if (!finish(false)) {
         return;
       }
+      try {
+        answer(head, events, memo);
+      } catch (RuntimeException e) {
+        Responses.error(response, e);
+      }
+    }
+
+    private void answer(TopicHead head, List<Event> events, Map<Object, Object> memo) {
       if (events.isEmpty() || events.get(0).offset() != after + 1 || !Objects.equals(head.epoch(), epoch)) {
         read(response, q, after, epoch);
         return;

@@ -119,11 +119,18 @@ public final class TidingsProcess implements AutoCloseable {
     private String config;
     private Path data;
     private String name = "server";
+    private int port;
     private boolean memory;
 
     /** Keeps the store in {@code dir} (default: a fresh temp dir). */
     public Builder data(Path dir) {
       this.data = dir;
+      return this;
+    }
+
+    /** Listens on this port (default: any free one). */
+    public Builder port(int value) {
+      this.port = value;
       return this;
     }
 
@@ -170,7 +177,7 @@ public final class TidingsProcess implements AutoCloseable {
       cmd.add("io.tidings.server.Main");
       cmd.add("serve");
       cmd.add("--port");
-      cmd.add("0");
+      cmd.add(Integer.toString(port));
       cmd.add("--data");
       cmd.add(dir.toString());
       if (memory) {
