@@ -13,12 +13,14 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Supplier;
 
 /** The server's Prometheus metrics. Counters are looked up once and cached: recording is allocation-free. */
 public final class Metrics implements AutoCloseable {
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-  private final ConcurrentHashMap<String, Counter> requests = new ConcurrentHashMap<>();
+  // route -> counters indexed by status code, filled lazily: counting a request allocates nothing.
+  private final ConcurrentHashMap<String, AtomicReferenceArray<Counter>> requests = new ConcurrentHashMap<>();
   private final Counter eventsPublished;
   private final Timer publishLatency;
   private final JvmGcMetrics gc = new JvmGcMetrics();
@@ -45,12 +47,14 @@ public final class Metrics implements AutoCloseable {
 
   /** Counts a finished HTTP request by route and status. */
   public void request(String route, int status) {
-    String key = route + ' ' + status;
-    Counter c = requests.get(key);
+    AtomicReferenceArray<Counter> byStatus = requests.computeIfAbsent(route, r -> new AtomicReferenceArray<>(600));
+    int index = status >= 100 && status < 600 ? status : 0;
+    Counter c = byStatus.get(index);
     if (c == null) {
-      c = requests.computeIfAbsent(key, k -> Counter.builder("tidings.http.requests")
+      c = Counter.builder("tidings.http.requests")
           .description("HTTP requests by route and status")
-          .tag("route", route).tag("status", Integer.toString(status)).register(registry));
+          .tag("route", route).tag("status", Integer.toString(status)).register(registry);
+      byStatus.set(index, c);
     }
     c.increment();
   }
