@@ -287,6 +287,18 @@ final class LogWriter {
   }
 
   private void runBatch(List<Append> batch) {
+    // The common case pays for no savepoints; only a batch that fails is redone request by request.
+    if (!runTransaction(batch, false)) {
+      runTransaction(batch, true);
+    }
+  }
+
+  /**
+   * Runs {@code batch} in one transaction. With {@code isolated}, each request runs under its own
+   * savepoint so that a failing request fails alone; without, any failure rolls back everything
+   * and returns false, completing nothing, so that the caller can redo the batch isolated.
+   */
+  private boolean runTransaction(List<Append> batch, boolean isolated) {
     Map<String, TopicRow> staged = new HashMap<>();
     AppendResult[] results = new AppendResult[batch.size()];
     EngineException[] errors = new EngineException[batch.size()];
@@ -295,6 +307,12 @@ final class LogWriter {
       for (int i = 0; i < batch.size(); i++) {
         Append request = batch.get(i);
         TopicRow before = staged.containsKey(request.topic) ? staged.get(request.topic) : topics.get(request.topic);
+        if (!isolated) {
+          Applied applied = apply(before, request);
+          staged.put(request.topic, applied.row());
+          results[i] = applied.result();
+          continue;
+        }
         sql.savepoint();
         try {
           Applied applied = apply(before, request);
@@ -308,16 +326,27 @@ final class LogWriter {
           LOG.warn("append to {} failed", request.topic, e);
         }
       }
+      // One update per topic per batch, however many requests it took.
+      for (TopicRow row : staged.values()) {
+        TopicRow committed = topics.get(row.head().topic());
+        if (committed == null || !committed.head().equals(row.head())) {
+          sql.updateTopic(row.id(), row.head());
+        }
+      }
       sql.commit();
     } catch (SQLException | RuntimeException e) {
-      // Nothing of the batch is durable: fail it all and keep the heads as they were.
       sql.rollbackQuietly();
+      if (!isolated) {
+        LOG.debug("batch of {} appends failed; redoing it request by request", batch.size(), e);
+        return false;
+      }
+      // Nothing of the batch is durable: fail it all and keep the heads as they were.
       EngineException failure = SqlErrors.wrap("write transaction failed", e);
       LOG.error("SQLite write transaction of {} appends failed", batch.size(), e);
       for (Append a : batch) {
         a.done.completeExceptionally(failure);
       }
-      return;
+      return true;
     }
     commits.incrementAndGet();
     committed(staged.values());
@@ -337,6 +366,7 @@ final class LogWriter {
         }
       }
     }
+    return true;
   }
 
   /** Writes one request inside the open transaction; the returned row is not yet committed. */
@@ -379,11 +409,7 @@ final class LogWriter {
       appended.add(new Event(topic, epoch, offset, e.type(), e.key(), e.data(), e.id(), now));
       outcomes.add(new AppendResult.Outcome(e.id(), offset, false));
     }
-    TopicHead after = head;
-    if (!appended.isEmpty()) {
-      after = new TopicHead(topic, epoch, head.firstOffset(), last, now, keys);
-      sql.updateTopic(topicId, after);
-    }
+    TopicHead after = appended.isEmpty() ? head : new TopicHead(topic, epoch, head.firstOffset(), last, now, keys);
     return new Applied(row.withHead(after), new AppendResult(after, outcomes, appended));
   }
 
