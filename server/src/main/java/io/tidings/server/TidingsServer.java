@@ -11,6 +11,7 @@ import io.tidings.core.memory.MemoryEngine;
 import io.tidings.engine.sqlite.SqliteEngine;
 import io.tidings.engine.sqlite.SqliteOptions;
 import io.tidings.server.config.TidingsConfig;
+import io.tidings.server.http.Cors;
 import io.tidings.server.http.HttpApi;
 import io.tidings.server.ops.HealthHandler;
 import io.tidings.server.ops.Metrics;
@@ -49,6 +50,7 @@ public final class TidingsServer implements AutoCloseable {
   private final ChangeRates rates;
   private final PollAdvisor advisor;
   private final EventParser parser;
+  private final Cors cors;
   private final List<AutoCloseable> subscriptions = new ArrayList<>();
   private Vertx vertx;
   private int port;
@@ -64,6 +66,7 @@ public final class TidingsServer implements AutoCloseable {
     this.advisor = new PollAdvisor(rates, waiters::size, pi.min.toMillis() / 1000.0, pi.max.toMillis() / 1000.0,
         pi.jitter, pi.busyWaiting);
     this.parser = new EventParser(config.events.maxDataSize, config.events.maxBatch);
+    this.cors = new Cors(config.server.allowedOrigins);
   }
 
   /** Starts a server and returns once it listens. */
@@ -164,7 +167,8 @@ public final class TidingsServer implements AutoCloseable {
         changes,
         new TopicsHandler(engine, pull),
         new HealthHandler(engine, () -> draining),
-        metrics);
+        metrics,
+        cors);
   }
 
   ChangesHandler changesHandler(Context context) {

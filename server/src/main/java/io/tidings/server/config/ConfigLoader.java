@@ -152,6 +152,12 @@ public final class ConfigLoader {
     check(c.server.eventLoops >= 0, "server.event_loops must not be negative");
     check(c.server.maxBodySize >= 1024, "server.max_body_size must be at least 1KiB");
     check(c.server.maxHeaderSize >= 1024, "server.max_header_size must be at least 1KiB");
+    if (c.server.allowedOrigins != null) {
+      for (String origin : c.server.allowedOrigins) {
+        check(origin != null && origin.matches("(https?://[^/\\s]+|null)"),
+            "server.allowed_origins: '" + origin + "' is not an origin like https://app.example.com");
+      }
+    }
     if (c.server.tls != null) {
       check(c.server.tls.cert != null && c.server.tls.key != null, "server.tls needs both cert and key");
     }

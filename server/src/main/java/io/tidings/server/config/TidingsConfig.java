@@ -29,6 +29,8 @@ public final class TidingsConfig {
     public long maxHeaderSize = 16 << 10;
     public Duration idleTimeout = Duration.ofMinutes(5);
     public Tls tls;
+    /** Origins whose browser pages may call the API; absent means any origin. */
+    public List<String> allowedOrigins;
   }
 
   /** TLS for the listener (h2 and HTTP/1.1 over TLS on the same port). */

@@ -29,9 +29,11 @@ public final class HttpApi {
   private final TopicsHandler topics;
   private final HealthHandler health;
   private final Metrics metrics;
+  private final Cors cors;
 
   public HttpApi(Context context, PublishHandler publish, StateHandler state, ChangesHandler changes,
-      TopicsHandler topics, HealthHandler health, Metrics metrics) {
+      TopicsHandler topics, HealthHandler health, Metrics metrics, Cors cors) {
+    this.cors = cors;
     this.context = context;
     this.publish = publish;
     this.state = state;
@@ -54,6 +56,11 @@ public final class HttpApi {
         Responses.error(response, new ApiException(404, "not_found", "no such endpoint: " + path));
         return;
       }
+      if (Cors.isPreflight(request)) {
+        cors.preflight(request);
+        return;
+      }
+      cors.decorate(request);
       boolean publishing = route.equals("/v1/events");
       if (publishing ? method != HttpMethod.POST : !read) {
         notAllowed(response, publishing ? POST : GET_HEAD);

@@ -1,0 +1,74 @@
+package io.tidings.server.http;
+
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Cross-origin access for browsers. With no {@code server.allowed_origins} every origin may read
+ * (answered with {@code *}, which shared caches store once for all); with a list, only those
+ * origins, echoed back with {@code Vary: Origin}.
+ */
+public final class Cors {
+  private static final CharSequence ORIGIN = HttpHeaders.ORIGIN;
+  private static final CharSequence ALLOW_ORIGIN = HttpHeaders.ACCESS_CONTROL_ALLOW_ORIGIN;
+  private static final CharSequence EXPOSE = HttpHeaders.ACCESS_CONTROL_EXPOSE_HEADERS;
+  private static final CharSequence EXPOSED = HttpHeaders.createOptimized(
+      "ETag, Last-Modified, Tidings-Poll-Interval, Retry-After");
+  private static final CharSequence ANY = HttpHeaders.createOptimized("*");
+  private static final CharSequence METHODS = HttpHeaders.createOptimized("GET, HEAD, POST");
+  private static final CharSequence DEFAULT_ALLOWED_HEADERS = HttpHeaders.createOptimized(
+      "Content-Type, If-None-Match, If-Modified-Since, Last-Event-ID, Authorization");
+  private static final CharSequence MAX_AGE = HttpHeaders.createOptimized("600");
+
+  private final Set<String> allowed;
+
+  /** @param allowedOrigins exact origins such as {@code https://app.example.com}, or null for any */
+  public Cors(List<String> allowedOrigins) {
+    this.allowed = allowedOrigins == null ? null : Set.copyOf(allowedOrigins);
+  }
+
+  /** Adds the CORS headers a request from another origin needs; returns false if its origin is not allowed. */
+  public boolean decorate(HttpServerRequest request) {
+    String origin = request.getHeader(ORIGIN);
+    if (origin == null) {
+      return true;
+    }
+    HttpServerResponse response = request.response();
+    if (allowed == null) {
+      response.putHeader(ALLOW_ORIGIN, ANY);
+    } else if (allowed.contains(origin)) {
+      response.putHeader(ALLOW_ORIGIN, origin).putHeader(HttpHeaders.VARY, ORIGIN);
+    } else {
+      response.putHeader(HttpHeaders.VARY, ORIGIN);
+      return false;
+    }
+    response.putHeader(EXPOSE, EXPOSED);
+    return true;
+  }
+
+  /** Whether {@code request} is a CORS preflight. */
+  public static boolean isPreflight(HttpServerRequest request) {
+    return request.method() == HttpMethod.OPTIONS && request.getHeader(ORIGIN) != null
+        && request.getHeader(HttpHeaders.ACCESS_CONTROL_REQUEST_METHOD) != null;
+  }
+
+  /** Answers a preflight: {@code 204} for an allowed origin, {@code 403} otherwise. */
+  public void preflight(HttpServerRequest request) {
+    HttpServerResponse response = request.response();
+    if (!decorate(request)) {
+      Responses.error(response, new ApiException(403, "forbidden", "this origin may not use the API"));
+      return;
+    }
+    String asked = request.getHeader(HttpHeaders.ACCESS_CONTROL_REQUEST_HEADERS);
+    response.putHeader(HttpHeaders.ACCESS_CONTROL_ALLOW_METHODS, METHODS)
+        .putHeader(HttpHeaders.ACCESS_CONTROL_ALLOW_HEADERS,
+            asked != null && asked.length() <= 1024 ? asked : DEFAULT_ALLOWED_HEADERS.toString())
+        .putHeader(HttpHeaders.ACCESS_CONTROL_MAX_AGE, MAX_AGE)
+        .setStatusCode(204)
+        .end();
+  }
+}
