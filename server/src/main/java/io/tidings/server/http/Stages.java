@@ -4,6 +4,7 @@ import io.vertx.core.AsyncResult;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
+import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.http.HttpServerResponse;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -27,8 +28,9 @@ public final class Stages {
         Responses.error(response, e);
       }
     };
-    if (stage instanceof CompletableFuture<T> f && f.isDone() && Context.isOnEventLoopThread()
-        && context == io.vertx.core.Vertx.currentContext()) {
+    // Request handlers run on a duplicate of the verticle's context, so compare event-loop threads.
+    if (stage instanceof CompletableFuture<T> f && f.isDone()
+        && ((ContextInternal) context).nettyEventLoop().inEventLoop()) {
       T value;
       try {
         value = f.join();
