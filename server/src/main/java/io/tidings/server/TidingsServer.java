@@ -103,6 +103,10 @@ public final class TidingsServer implements AutoCloseable {
     subscriptions.add(engine.observe(waiters));
     metrics.gauge("tidings.long_polls.waiting", "Long polls held now", waiters::size);
     metrics.gauge("tidings.topics.active", "Topics with a recent change rate", rates::size);
+    if (engine instanceof SqliteEngine sqlite) {
+      metrics.counter("tidings.store.commits", "Write transactions the SQLite store committed (group commits)",
+          sqlite, SqliteEngine::commits);
+    }
     int loops = config.server.eventLoops > 0 ? config.server.eventLoops : Runtime.getRuntime().availableProcessors();
     vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops));
     vertx.setPeriodic(60_000, id -> rates.forgetIdle());

@@ -97,6 +97,16 @@ class StateContractTest {
   }
 
   @Test
+  void storeCommitsMetric_countsTheSqliteTransactions() {
+    double before = http.metric("tidings_store_commits_total").orElseThrow();
+    for (int i = 0; i < 3; i++) {
+      http.publishOk(topic("commits"), "{\"data\":" + i + "}");
+    }
+    // Sequential publishes cannot share a transaction: exactly one commit each.
+    assertThat(http.metric("tidings_store_commits_total").orElseThrow()).isEqualTo(before + 3);
+  }
+
+  @Test
   void putsAndDeletes_areReflected_withTheOffsetAndTimeOfTheLatestChange() {
     String topic = topic("reflect");
     http.publishOk(topic, "[" + put("a", "{\"v\":1}") + "," + put("b", "\"two\"") + "," + put("c", "[3]") + "]");

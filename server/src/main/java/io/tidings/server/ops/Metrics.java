@@ -45,6 +45,14 @@ public final class Metrics implements AutoCloseable {
     Gauge.builder(name, value).description(description).register(registry);
   }
 
+  /**
+   * Registers a monotonically growing count read from {@code source} at scrape time. Micrometer
+   * holds {@code source} weakly, so it must be an object that lives as long as the server.
+   */
+  public <T> void counter(String name, String description, T source, java.util.function.ToDoubleFunction<T> value) {
+    io.micrometer.core.instrument.FunctionCounter.builder(name, source, value).description(description).register(registry);
+  }
+
   /** Counts a finished HTTP request by route and status. */
   public void request(String route, int status) {
     AtomicReferenceArray<Counter> byStatus = requests.computeIfAbsent(route, r -> new AtomicReferenceArray<>(600));
