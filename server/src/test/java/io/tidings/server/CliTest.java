@@ -110,21 +110,7 @@ class CliTest {
     Path data = Files.createTempDirectory("tidings-cli-follow-");
     TidingsProcess own = TidingsProcess.builder().name("cli-follow").port(port).data(data).start();
     Process follow = command("poll", "cli/follow", "--follow", "--url", own.uri().toString()).start();
-    BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-    Thread reader = new Thread(() -> {
-      try (BufferedReader in = new BufferedReader(new InputStreamReader(follow.getInputStream(), StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = in.readLine()) != null) {
-          if (line.startsWith("{")) {
-            lines.add(line);
-          }
-        }
-      } catch (Exception ignored) {
-        // the process ended
-      }
-    });
-    reader.setDaemon(true);
-    reader.start();
+    BlockingQueue<String> lines = lines(follow);
     try {
       publishTo(own, "cli/follow", "{\"data\":\"one\"}");
       assertThat(JSON.readTree(lines.poll(30, TimeUnit.SECONDS)).get("data").asText()).isEqualTo("one");
@@ -139,6 +125,65 @@ class CliTest {
       follow.destroyForcibly();
       own.close();
     }
+  }
+
+  @Test
+  void pollFollowFromAnExpiredCursorPrintsTheStateAsPutsThenContinues() throws Exception {
+    TidingsProcess trimming = TidingsProcess.builder().name("cli-trim").memory()
+        .config("retention: [{topic: \"cli/**\", max_events: 2}]\nstore: {retention_interval: 100ms}\n").start();
+    Process follow = null;
+    try {
+      String old = null;
+      for (String key : new String[] {"a", "b", "c", "a", "b"}) {
+        JsonNode ack = JSON.readTree(send(trimming, "cli/trim", "{\"type\":\"put\",\"key\":\"" + key + "\",\"data\":\"" + key + "\"}"));
+        old = old == null ? ack.get("cursor").asText() : old;
+      }
+      follow = command("poll", "cli/trim", "--follow", "--since", old, "--url", trimming.uri().toString()).start();
+      BlockingQueue<String> lines = lines(follow);
+      List<String> keys = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        JsonNode line = JSON.readTree(lines.poll(30, TimeUnit.SECONDS));
+        assertThat(line.get("type").asText()).isEqualTo("put");
+        keys.add(line.get("key").asText());
+      }
+      assertThat(keys).containsExactly("a", "b", "c");
+      send(trimming, "cli/trim", "{\"data\":\"after\"}");
+      JsonNode next = JSON.readTree(lines.poll(30, TimeUnit.SECONDS));
+      assertThat(next.get("offset").asLong()).isEqualTo(6);
+      assertThat(next.get("data").asText()).isEqualTo("after");
+    } finally {
+      if (follow != null) {
+        follow.destroyForcibly();
+      }
+      trimming.close();
+    }
+  }
+
+  private static BlockingQueue<String> lines(Process process) {
+    BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+    Thread reader = new Thread(() -> {
+      try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = in.readLine()) != null) {
+          if (line.startsWith("{")) {
+            lines.add(line);
+          }
+        }
+      } catch (Exception ignored) {
+        // the process ended
+      }
+    });
+    reader.setDaemon(true);
+    reader.start();
+    return lines;
+  }
+
+  private static String send(TidingsProcess target, String topic, String body) throws Exception {
+    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(target.uri() + "/v1/events?topic=" + topic))
+        .timeout(Duration.ofSeconds(30)).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
+    return r.body();
   }
 
   private static ProcessBuilder command(String... args) {

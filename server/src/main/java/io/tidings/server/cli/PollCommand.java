@@ -15,7 +15,9 @@ import picocli.CommandLine.Parameters;
  * forever, riding out restarts with jittered backoff.
  */
 @Command(name = "poll", mixinStandardHelpOptions = true,
-    description = "Print events of TOPIC, one JSON line each. The cursor to resume from goes to standard error.")
+    description = {"Print events of TOPIC, one JSON line each. The cursor to resume from goes to standard error.",
+        "With --follow, a cursor older than the retained history prints the topic's state as put events",
+        "and continues from there."})
 public final class PollCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "TOPIC")
   String topic;
@@ -54,8 +56,15 @@ public final class PollCommand implements Callable<Integer> {
       }
       int status = response.statusCode();
       if (status == 410 && follow) {
-        System.err.println("tidings: " + HubConnection.errorText(response) + "; continuing from the earliest retained event");
-        cursor = "earliest";
+        // As push transports do on a reset: the current state as put events, then on from its cursor.
+        System.err.println("tidings: " + HubConnection.errorText(response) + "; printing the state and continuing from it");
+        String resumed = printState(hub);
+        if (resumed == null) {
+          failures++;
+          backoff(failures);
+          continue;
+        }
+        cursor = resumed;
         continue;
       }
       if ((status == 503 || status == 429) && follow) {
@@ -85,6 +94,45 @@ public final class PollCommand implements Callable<Integer> {
         return 0;
       }
     }
+  }
+
+  /** Prints every state entry as a put event line; returns the state's cursor, or null on failure. */
+  private String printState(HubConnection hub) throws InterruptedException {
+    String afterKey = null;
+    String stateCursor = null;
+    do {
+      HttpResponse<String> response;
+      JsonNode body;
+      try {
+        response = hub.send(hub.request("/v1/state?topic=" + HubConnection.enc(topic)
+            + (afterKey == null ? "" : "&after_key=" + HubConnection.enc(afterKey)), Duration.ofSeconds(30)).GET());
+        if (response.statusCode() != 200) {
+          System.err.println("tidings: " + HubConnection.errorText(response));
+          return null;
+        }
+        body = HubConnection.JSON.readTree(response.body());
+      } catch (IOException e) {
+        return null;
+      }
+      // Continuing from the first page's cursor loses nothing even if the topic moved on while we
+      // paged: later changes are replayed after the state, and puts replayed twice are harmless.
+      if (stateCursor == null) {
+        stateCursor = body.path("cursor").asText();
+      }
+      for (JsonNode entry : body.path("entries")) {
+        var event = HubConnection.JSON.createObjectNode();
+        event.put("topic", topic);
+        event.set("offset", entry.path("offset"));
+        event.put("type", "put");
+        event.set("key", entry.path("key"));
+        event.set("data", entry.path("data"));
+        event.set("time", entry.path("time"));
+        System.out.println(event.toString());
+      }
+      afterKey = body.hasNonNull("next_key") ? body.get("next_key").asText() : null;
+    } while (afterKey != null);
+    System.out.flush();
+    return stateCursor;
   }
 
   // Full jitter: a random pause up to an exponentially growing cap (0.5 s doubling to 30 s).
