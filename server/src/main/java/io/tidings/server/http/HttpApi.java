@@ -73,14 +73,25 @@ public final class HttpApi {
         case "/v1/topics" -> topics.handle(request, context);
         case "/healthz" -> health.healthz(request);
         case "/readyz" -> health.readyz(request, context);
-        case "/metrics" -> response.putHeader(Headers.CONTENT_TYPE, PROMETHEUS)
-            .putHeader(Headers.CACHE_CONTROL, Headers.NO_STORE)
-            .end(Buffer.buffer(metrics.scrape()));
+        case "/metrics" -> scrape(response);
         default -> throw new IllegalStateException("unrouted " + route);
       }
     } catch (RuntimeException e) {
       Responses.error(response, e);
     }
+  }
+
+  // A scrape walks every meter: a worker thread does it, so the event loop keeps serving.
+  private void scrape(HttpServerResponse response) {
+    context.executeBlocking(metrics::scrape, false).onComplete(ar -> {
+      if (ar.failed()) {
+        Responses.error(response, ar.cause());
+        return;
+      }
+      response.putHeader(Headers.CONTENT_TYPE, PROMETHEUS)
+          .putHeader(Headers.CACHE_CONTROL, Headers.NO_STORE)
+          .end(Buffer.buffer(ar.result()));
+    });
   }
 
   /** Answers a request that the HTTP decoder could not make sense of. */
