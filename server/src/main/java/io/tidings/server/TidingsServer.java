@@ -26,6 +26,7 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.net.PemKeyCertOptions;
 import java.nio.file.Path;
@@ -53,6 +54,7 @@ public final class TidingsServer implements AutoCloseable {
   private final Cors cors;
   private final List<AutoCloseable> subscriptions = new ArrayList<>();
   private Vertx vertx;
+  private WorkerExecutor scraper;
   private int port;
   private volatile boolean draining;
   private boolean closed;
@@ -110,6 +112,7 @@ public final class TidingsServer implements AutoCloseable {
     int loops = config.server.eventLoops > 0 ? config.server.eventLoops : Runtime.getRuntime().availableProcessors();
     vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops));
     vertx.setPeriodic(60_000, id -> rates.forgetIdle());
+    scraper = vertx.createSharedWorkerExecutor("tidings-metrics", 1);
     HttpServerOptions options = httpOptions(config.server);
     // For a random port, Vert.x shares one among listeners that ask for the same negative number.
     port = deployListeners(options, config.server.port == 0 ? -1 : config.server.port, loops);
@@ -172,7 +175,8 @@ public final class TidingsServer implements AutoCloseable {
         new TopicsHandler(engine, pull),
         new HealthHandler(engine, () -> draining),
         metrics,
-        cors);
+        cors,
+        scraper);
   }
 
   ChangesHandler changesHandler(Context context) {

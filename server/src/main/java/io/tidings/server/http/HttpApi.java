@@ -7,6 +7,7 @@ import io.tidings.server.pull.ChangesHandler;
 import io.tidings.server.pull.StateHandler;
 import io.tidings.server.pull.TopicsHandler;
 import io.vertx.core.Context;
+import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
@@ -30,10 +31,12 @@ public final class HttpApi {
   private final HealthHandler health;
   private final Metrics metrics;
   private final Cors cors;
+  private final WorkerExecutor scraper;
 
   public HttpApi(Context context, PublishHandler publish, StateHandler state, ChangesHandler changes,
-      TopicsHandler topics, HealthHandler health, Metrics metrics, Cors cors) {
+      TopicsHandler topics, HealthHandler health, Metrics metrics, Cors cors, WorkerExecutor scraper) {
     this.cors = cors;
+    this.scraper = scraper;
     this.context = context;
     this.publish = publish;
     this.state = state;
@@ -81,9 +84,9 @@ public final class HttpApi {
     }
   }
 
-  // A scrape walks every meter: a worker thread does it, so the event loop keeps serving.
+  // A scrape walks every meter: one dedicated worker thread does it, so event loops keep serving.
   private void scrape(HttpServerResponse response) {
-    context.executeBlocking(metrics::scrape, false).onComplete(ar -> {
+    scraper.executeBlocking(metrics::scrape, false).onComplete(ar -> {
       if (ar.failed()) {
         Responses.error(response, ar.cause());
         return;
