@@ -13,6 +13,12 @@ import java.util.concurrent.CompletionStage;
  */
 public interface Engine extends AutoCloseable {
 
+  /**
+   * Reads stop early once the {@code data} they return reaches this many characters (about 4 MiB),
+   * always returning at least one item, so a page stays bounded whatever the event sizes.
+   */
+  int READ_BUDGET_CHARS = 4 << 20;
+
   /** Opens the store; completes when the engine accepts requests. */
   CompletionStage<Void> start();
 
@@ -25,14 +31,17 @@ public interface Engine extends AutoCloseable {
   CompletionStage<AppendResult> append(String topic, List<NewEvent> events);
 
   /**
-   * Reads up to {@code limit} events with offsets greater than {@code afterOffset}, together
-   * with the head seen in the same snapshot. The first event returned may be later than
+   * Reads up to {@code limit} events with offsets greater than {@code afterOffset} (fewer once
+   * their data reaches {@link #READ_BUDGET_CHARS}), together with the head seen in the same snapshot. The first event returned may be later than
    * {@code afterOffset + 1} when retention removed the ones between; callers compare with
    * {@link TopicHead#firstOffset()}.
    */
   CompletionStage<ReadResult> read(String topic, long afterOffset, int limit);
 
-  /** Reads up to {@code limit} state entries with keys after {@code afterKey} (null: from the start). */
+  /**
+   * Reads up to {@code limit} state entries with keys after {@code afterKey} (null: from the start),
+   * fewer once their data reaches {@link #READ_BUDGET_CHARS}; {@code nextKey} says where to go on.
+   */
   CompletionStage<StatePage> state(String topic, String afterKey, int limit);
 
   /** The current head of a topic; an unknown topic has an empty head. */

@@ -294,6 +294,25 @@ public abstract class EngineContractTest {
   // ---- state ----
 
   @Test
+  void readsStopAtTheByteBudgetButAlwaysReturnSomething() {
+    Engine e = open();
+    String big = "\"" + "x".repeat(1 << 20) + "\"";  // 1 MiB of data per event
+    for (int i = 0; i < 10; i++) {
+      append(e, "budget", msg(big), NewEvent.put("k" + i, big));
+    }
+    ReadResult first = await(e.read("budget", 0, 1000));
+    assertThat(first.events()).hasSizeBetween(1, Engine.READ_BUDGET_CHARS / (1 << 20) + 1);
+    assertThat(eventOffsets(first.events())).isEqualTo(range(1, first.events().size()));
+    assertThat(readAll(e, "budget")).hasSize(20);
+
+    StatePage page = await(e.state("budget", null, 1000));
+    assertThat(page.entries()).hasSizeBetween(1, Engine.READ_BUDGET_CHARS / (1 << 20) + 1);
+    assertThat(page.nextKey()).isEqualTo(page.entries().get(page.entries().size() - 1).key());
+    assertThat(stateAll(e, "budget", 1000)).hasSize(10);
+    assertThat(await(e.state("budget", null, 0)).entries()).isEmpty();
+  }
+
+  @Test
   void putAndDeleteMaintainTheState() {
     Engine e = open();
     AppendResult r = append(e, "t",

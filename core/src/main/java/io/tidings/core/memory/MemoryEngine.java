@@ -261,21 +261,31 @@ public final class MemoryEngine implements Engine {
         long first = events.get(start).offset();
         int from = start + (int) Math.max(0, afterOffset + 1 - first);
         int to = (int) Math.min(events.size(), (long) from + limit);
-        out.addAll(events.subList(from, to));
+        long chars = 0;
+        for (int i = from; i < to && chars < READ_BUDGET_CHARS; i++) {
+          Event e = events.get(i);
+          out.add(e);
+          chars += e.data() == null ? 0 : e.data().length();
+        }
       }
       return new ReadResult(head(), out);
     }
 
     synchronized StatePage state(String afterKey, int limit) {
+      if (limit <= 0) {
+        return new StatePage(head(), List.of(), null);
+      }
       Map<String, StateEntry> view = afterKey == null ? state : state.tailMap(afterKey, false);
       List<StateEntry> out = new ArrayList<>(Math.min(limit, view.size()));
       String next = null;
+      long chars = 0;
       for (StateEntry entry : view.values()) {
-        if (out.size() == limit) {
+        if (out.size() == limit || chars >= READ_BUDGET_CHARS) {
           next = out.get(out.size() - 1).key();
           break;
         }
         out.add(entry);
+        chars += entry.data().length();
       }
       return new StatePage(head(), out, next);
     }

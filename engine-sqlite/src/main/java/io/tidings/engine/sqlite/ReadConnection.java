@@ -1,5 +1,6 @@
 package io.tidings.engine.sqlite;
 
+import io.tidings.core.Engine;
 import io.tidings.core.Event;
 import io.tidings.core.ReadResult;
 import io.tidings.core.StateEntry;
@@ -86,10 +87,13 @@ final class ReadConnection implements AutoCloseable {
         events.setLong(1, row.id());
         events.setLong(2, afterOffset);
         events.setInt(3, limit);
+        long bytes = 0;
         try (ResultSet rs = events.executeQuery()) {
-          while (rs.next()) {
-            out.add(new Event(name, epoch, rs.getLong(1), rs.getString(2), rs.getString(3),
-                rs.getString(4), rs.getString(5), rs.getLong(6)));
+          while (bytes < Engine.READ_BUDGET_CHARS && rs.next()) {
+            Event e = new Event(name, epoch, rs.getLong(1), rs.getString(2), rs.getString(3),
+                rs.getString(4), rs.getString(5), rs.getLong(6));
+            out.add(e);
+            bytes += e.data() == null ? 0 : e.data().length();
           }
         }
       }
@@ -117,13 +121,16 @@ final class ReadConnection implements AutoCloseable {
       ps.setInt(i, limit + 1);
       List<StateEntry> out = new ArrayList<>();
       boolean more = false;
+      long bytes = 0;
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          if (out.size() == limit) {
+          if (out.size() == limit || bytes >= Engine.READ_BUDGET_CHARS) {
             more = true;
             break;
           }
-          out.add(new StateEntry(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4)));
+          StateEntry e = new StateEntry(rs.getString(1), rs.getString(2), rs.getLong(3), rs.getLong(4));
+          out.add(e);
+          bytes += e.data().length();
         }
       }
       return new StatePage(row.head(), out, more ? out.get(out.size() - 1).key() : null);
