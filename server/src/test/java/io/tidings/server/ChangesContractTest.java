@@ -309,15 +309,16 @@ class ChangesContractTest {
     List<String> cursors = publish(topic, 1);
     Http poller = http.with(Http.newClient());
     double heldBefore = heldLongPolls(http);
-    CompletableFuture<Http.Reply> poll = poller.getAsync(changes(topic, cursors.get(0)) + "&wait=5");
+    // The longest wait: answering well inside it can only mean the publish woke the poll.
+    CompletableFuture<Http.Reply> poll = poller.getAsync(changes(topic, cursors.get(0)) + "&wait=60");
     awaitHeld(http, (int) heldBefore + 1);
     assertThat(poll).isNotDone();
     long published = System.nanoTime();
     http.publishOk(topic, "{\"data\":\"wake up\"}");
-    Http.Reply r = poll.get(10, TimeUnit.SECONDS);
+    Http.Reply r = poll.get(45, TimeUnit.SECONDS);
     long afterPublishMs = (System.nanoTime() - published) / 1_000_000;
     assertThat(r.status()).isEqualTo(200);
-    assertThat(afterPublishMs).as("ms from publish to answer").isLessThan(2500);
+    assertThat(afterPublishMs).as("ms from publish to answer").isLessThan(20_000);
     JsonNode body = r.json();
     assertThat(offsets(body)).containsExactly(2L);
     assertThat(body.get("events").get(0).get("data").asText()).isEqualTo("wake up");
@@ -391,8 +392,8 @@ class ChangesContractTest {
   void longPollWithEventsAlreadyAvailable_answersAtOnce() {
     String topic = topic("no-wait");
     publish(topic, 3);
-    Http.Reply r = http.get(changes(topic) + "&wait=30");
-    assertThat(r.millis()).isLessThan(2000);
+    Http.Reply r = http.get(changes(topic) + "&wait=60");
+    assertThat(r.millis()).isLessThan(20_000);
     assertThat(offsets(r.json())).containsExactly(1L, 2L, 3L);
   }
 
@@ -408,9 +409,9 @@ class ChangesContractTest {
     List<CompletableFuture<Http.Reply>> hotPolls = new ArrayList<>();
     List<CompletableFuture<Http.Reply>> coldPolls = new ArrayList<>();
     for (int i = 0; i < 200; i++) {
-      hotPolls.add(poller.getAsync(changes(hot, hotCursor) + "&wait=30" + (i % 2 == 0 ? "" : "&mode=notify")));
+      hotPolls.add(poller.getAsync(changes(hot, hotCursor) + "&wait=60" + (i % 2 == 0 ? "" : "&mode=notify")));
       if (i < 50) {
-        coldPolls.add(poller.getAsync(changes(cold, coldCursor) + "&wait=8"));
+        coldPolls.add(poller.getAsync(changes(cold, coldCursor) + "&wait=15"));
       }
     }
     awaitHeld(http, (int) heldBefore + 250);
@@ -418,9 +419,9 @@ class ChangesContractTest {
 
     long published = System.nanoTime();
     http.publishOk(hot, "{\"id\":\"hot-1\",\"data\":42}");
-    CompletableFuture.allOf(hotPolls.toArray(new CompletableFuture[0])).get(10, TimeUnit.SECONDS);
+    CompletableFuture.allOf(hotPolls.toArray(new CompletableFuture[0])).get(50, TimeUnit.SECONDS);
     long wokeMs = (System.nanoTime() - published) / 1_000_000;
-    assertThat(wokeMs).as("ms until all 200 long polls answered").isLessThan(5000);
+    assertThat(wokeMs).as("ms until all 200 long polls answered (they would wait 60 s)").isLessThan(30_000);
     for (int i = 0; i < hotPolls.size(); i++) {
       Http.Reply r = hotPolls.get(i).get();
       assertThat(r.status()).isEqualTo(200);
@@ -432,13 +433,13 @@ class ChangesContractTest {
     }
     assertThat(coldPolls).as("long polls of another topic stay held").noneMatch(CompletableFuture::isDone);
 
-    CompletableFuture.allOf(coldPolls.toArray(new CompletableFuture[0])).get(20, TimeUnit.SECONDS);
+    CompletableFuture.allOf(coldPolls.toArray(new CompletableFuture[0])).get(45, TimeUnit.SECONDS);
     for (CompletableFuture<Http.Reply> f : coldPolls) {
       Http.Reply r = f.get();
       assertThat(r.status()).isEqualTo(200);
       assertThat(r.json().get("events")).isEmpty();
       assertThat(r.json().get("cursor").asText()).isEqualTo(coldCursor);
-      assertThat(r.millis()).as("a cold poll ends by its own wait").isGreaterThanOrEqualTo(7500);
+      assertThat(r.millis()).as("a cold poll ends by its own wait").isGreaterThanOrEqualTo(14_500);
     }
     await().atMost(Duration.ofSeconds(5)).until(() -> heldLongPolls(http) <= heldBefore);
   }
@@ -517,9 +518,9 @@ class ChangesContractTest {
       JsonNode body = assertError(other.get(changes(topic, cursor)), 410, "cursor_expired");
       assertStateUrl(other, body, topic);
       // Long polls get the same answer at once rather than waiting.
-      Http.Reply waited = other.get(changes(topic, cursor) + "&wait=5");
+      Http.Reply waited = other.get(changes(topic, cursor) + "&wait=60");
       assertError(waited, 410, "cursor_expired");
-      assertThat(waited.millis()).isLessThan(2000);
+      assertThat(waited.millis()).isLessThan(20_000);
     }
     JsonNode body = assertError(http.get(changes(topic, there.get(1))), 410, "cursor_expired");
     assertStateUrl(http, body, topic);
