@@ -71,6 +71,11 @@ public final class ChangesHandler {
       }
       try {
         TopicHead head = ar.result();
+        if (q.since() instanceof Cursor c && c.epoch().equals(head.epoch()) && c.offset() > head.lastOffset()) {
+          // A reader may have seen a commit whose head is not published yet: a snapshot decides.
+          confirmAhead(response, q, c);
+          return;
+        }
         long after = resolve(q, head);
         if (after < head.lastOffset()) {
           read(response, q, after, head.epoch());
@@ -118,27 +123,44 @@ public final class ChangesHandler {
         Map.of("state_url", stateUrl), null);
   }
 
+  private void confirmAhead(HttpServerResponse response, Query q, Cursor c) {
+    Stages.onContext(engine.read(q.topic(), c.offset(), q.limit()), context, response, ar -> {
+      if (ar.failed()) {
+        Responses.error(response, ar.cause());
+      } else if (ar.result().head().lastOffset() < c.offset()) {
+        Responses.error(response, ApiException.badRequest("invalid_cursor", "the cursor is past the head of the topic"));
+      } else if (ar.result().events().isEmpty() && q.waitMillis() > 0) {
+        hold(response, q, c.offset(), c.epoch());
+      } else {
+        answer(response, q, c.offset(), c.epoch(), ar.result());
+      }
+    });
+  }
+
   private void read(HttpServerResponse response, Query q, long after, String epoch) {
     Stages.onContext(engine.read(q.topic(), after, q.limit()), context, response, ar -> {
       if (ar.failed()) {
         Responses.error(response, ar.cause());
         return;
       }
-      ReadResult r = ar.result();
-      List<Event> events = r.events();
-      long from = after;
-      if (q.since() == Position.EARLIEST) {
-        // Retention may have moved the oldest event since we looked: "earliest" simply follows it.
-        from = Math.max(after, r.head().firstOffset() - 1);
-      }
-      boolean gap = events.isEmpty() ? r.head().lastOffset() > from : events.get(0).offset() != from + 1;
-      if (gap || !r.head().epoch().equals(epoch)) {
-        Responses.error(response, expired(q.topic(), "the events after this cursor are no longer retained"));
-        return;
-      }
-      long last = events.isEmpty() ? from : events.get(events.size() - 1).offset();
-      respond(response, q, from, epoch, events, last < r.head().lastOffset());
+      answer(response, q, after, epoch, ar.result());
     });
+  }
+
+  private void answer(HttpServerResponse response, Query q, long after, String epoch, ReadResult r) {
+    List<Event> events = r.events();
+    long from = after;
+    if (q.since() == Position.EARLIEST) {
+      // Retention may have moved the oldest event since we looked: "earliest" simply follows it.
+      from = Math.max(after, r.head().firstOffset() - 1);
+    }
+    boolean gap = events.isEmpty() ? r.head().lastOffset() > from : events.get(0).offset() != from + 1;
+    if (gap || !r.head().epoch().equals(epoch)) {
+      Responses.error(response, expired(q.topic(), "the events after this cursor are no longer retained"));
+      return;
+    }
+    long last = events.isEmpty() ? from : events.get(events.size() - 1).offset();
+    respond(response, q, from, epoch, events, last < r.head().lastOffset());
   }
 
   private void respond(HttpServerResponse response, Query q, long after, String epoch, List<Event> events, boolean more) {
@@ -219,9 +241,16 @@ public final class ChangesHandler {
 
     @Override
     public void wake(TopicHead head, List<Event> events, Map<Object, Object> memo) {
-      if (!finish(false)) {
+      if (done) {
         return;
       }
+      if (head.lastOffset() <= after && Objects.equals(head.epoch(), epoch)) {
+        // News of events this poll already has (it started from a snapshot ahead of the
+        // published head): keep waiting for the next ones.
+        rearm();
+        return;
+      }
+      finish(false);
       try {
         answer(head, events, memo);
       } catch (RuntimeException e) {
@@ -240,6 +269,18 @@ public final class ChangesHandler {
       Buffer body = (Buffer) memo.computeIfAbsent(new MemoKey(q.topic(), after, q.limit(), q.notifyOnly()),
           k -> body(q, cursor, page, more));
       respond(response, q, after, epoch, page, more, body);
+    }
+
+    private void rearm() {
+      if (!waiters.add(q.topic(), this)) {
+        timeout();
+        return;
+      }
+      Stages.onContext(engine.head(q.topic()), context, response, h -> {
+        if (h.failed() || h.result().lastOffset() > after) {
+          readNow();
+        }
+      });
     }
 
     void readNow() {
