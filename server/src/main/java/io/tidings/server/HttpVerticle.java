@@ -2,6 +2,7 @@ package io.tidings.server;
 
 import io.tidings.server.http.HttpApi;
 import io.tidings.server.pull.ChangesHandler;
+import io.tidings.server.push.PushLoop;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
@@ -15,6 +16,7 @@ final class HttpVerticle extends VerticleBase {
   private final int port;
   private HttpServer server;
   private ChangesHandler changes;
+  private PushLoop push;
 
   HttpVerticle(TidingsServer hub, HttpServerOptions options, int port) {
     this.hub = hub;
@@ -25,7 +27,8 @@ final class HttpVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     changes = hub.changesHandler(context);
-    HttpApi api = hub.api(context, changes);
+    push = hub.pushLoop(context);
+    HttpApi api = hub.api(context, changes, push);
     server = vertx.createHttpServer(options)
         .requestHandler(api::handle)
         .invalidRequestHandler(HttpApi::invalid);
@@ -40,6 +43,7 @@ final class HttpVerticle extends VerticleBase {
   @Override
   public Future<?> stop() {
     changes.releaseAll();
+    push.shutdown();
     return server.shutdown(hub.shutdownGraceMillis(), TimeUnit.MILLISECONDS);
   }
 }

@@ -6,6 +6,7 @@ import io.tidings.core.RetentionPolicy;
 import io.tidings.core.RetentionRule;
 import io.tidings.core.TopicPattern;
 import io.tidings.core.hub.ChangeRates;
+import io.tidings.core.hub.Hub;
 import io.tidings.core.hub.TopicWaiters;
 import io.tidings.core.memory.MemoryEngine;
 import io.tidings.engine.sqlite.SqliteEngine;
@@ -21,6 +22,10 @@ import io.tidings.server.pull.ChangesHandler;
 import io.tidings.server.pull.PollAdvisor;
 import io.tidings.server.pull.StateHandler;
 import io.tidings.server.pull.TopicsHandler;
+import io.tidings.server.push.PushLoop;
+import io.tidings.server.push.PushStats;
+import io.tidings.server.push.SseTransport;
+import io.tidings.server.push.WsTransport;
 import io.vertx.core.Context;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -48,6 +53,8 @@ public final class TidingsServer implements AutoCloseable {
   private final Engine engine;
   private final Metrics metrics = new Metrics();
   private final TopicWaiters waiters;
+  private final Hub hub;
+  private final PushStats pushStats = new PushStats();
   private final ChangeRates rates;
   private final PollAdvisor advisor;
   private final EventParser parser;
@@ -63,6 +70,7 @@ public final class TidingsServer implements AutoCloseable {
     this.config = config;
     this.engine = engine(config);
     this.waiters = new TopicWaiters(config.pull.maxWaiting);
+    this.hub = new Hub(engine, new Hub.Options(config.push.catchUpPage, config.push.catchUpPage, 500));
     this.rates = new ChangeRates(config.pull.pollInterval.rateWindow.toMillis(), System::currentTimeMillis);
     TidingsConfig.PollInterval pi = config.pull.pollInterval;
     this.advisor = new PollAdvisor(rates, waiters::size, pi.min.toMillis() / 1000.0, pi.max.toMillis() / 1000.0,
@@ -103,6 +111,8 @@ public final class TidingsServer implements AutoCloseable {
     engine.start().toCompletableFuture().join();
     subscriptions.add(engine.observe(rates));
     subscriptions.add(engine.observe(waiters));
+    subscriptions.add(engine.observe(hub));
+    pushStats.bind(metrics, hub);
     metrics.gauge("tidings.long_polls.waiting", "Long polls held now", waiters::size);
     metrics.gauge("tidings.topics.active", "Topics with a recent change rate", rates::size);
     if (engine instanceof SqliteEngine sqlite) {
@@ -113,7 +123,7 @@ public final class TidingsServer implements AutoCloseable {
     vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops));
     vertx.setPeriodic(60_000, id -> rates.forgetIdle());
     scraper = vertx.createSharedWorkerExecutor("tidings-metrics", 1);
-    HttpServerOptions options = httpOptions(config.server);
+    HttpServerOptions options = httpOptions(config.server, config.push);
     // For a random port, Vert.x shares one among listeners that ask for the same negative number.
     port = deployListeners(options, config.server.port == 0 ? -1 : config.server.port, loops);
     String scheme = config.server.tls != null ? "https" : "http";
@@ -142,8 +152,14 @@ public final class TidingsServer implements AutoCloseable {
     return host.contains(":") ? "[" + host + "]" : host;
   }
 
-  private static HttpServerOptions httpOptions(TidingsConfig.Server s) {
+  private static HttpServerOptions httpOptions(TidingsConfig.Server s, TidingsConfig.Push push) {
     HttpServerOptions o = new HttpServerOptions()
+        .setMaxWebSocketFrameSize((int) push.ws.maxFrameSize)
+        .setMaxWebSocketMessageSize((int) push.ws.maxFrameSize)
+        .setWebSocketSubProtocols(List.of(WsTransport.SUBPROTOCOL))
+        // Compression would have to happen per connection, defeating encode-once fan-out.
+        .setPerFrameWebSocketCompressionSupported(false)
+        .setPerMessageWebSocketCompressionSupported(false)
         .setHost(s.host)
         .setMaxHeaderSize((int) s.maxHeaderSize)
         .setMaxInitialLineLength((int) Math.min(s.maxHeaderSize, 16 * 1024))
@@ -166,17 +182,24 @@ public final class TidingsServer implements AutoCloseable {
     }
   }
 
-  HttpApi api(Context context, ChangesHandler changes) {
+  HttpApi api(Context context, ChangesHandler changes, PushLoop push) {
     TidingsConfig.Pull pull = config.pull;
     return new HttpApi(context,
         new PublishHandler(engine, parser, config.server.maxBodySize, metrics),
         new StateHandler(engine, advisor, pull),
         changes,
         new TopicsHandler(engine, pull),
+        new SseTransport(engine, push, config.push, pushStats),
+        new WsTransport(engine, push, parser, metrics, config.push, pushStats),
         new HealthHandler(engine, () -> draining),
         metrics,
         cors,
         scraper);
+  }
+
+  /** Call on the event loop the push connections will live on. */
+  PushLoop pushLoop(Context context) {
+    return new PushLoop(hub, context);
   }
 
   ChangesHandler changesHandler(Context context) {

@@ -33,7 +33,7 @@ import java.util.TreeMap;
  */
 public final class ConfigLoader {
   private static final String ENV_PREFIX = "TIDINGS_";
-  private static final java.util.Set<String> SECTIONS = java.util.Set.of("server", "store", "retention", "events", "pull");
+  private static final java.util.Set<String> SECTIONS = java.util.Set.of("server", "store", "retention", "events", "pull", "push");
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
   private static final ObjectMapper MAPPER = new ObjectMapper()
       .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
@@ -203,6 +203,22 @@ public final class ConfigLoader {
     check(positive(pi.rateWindow), "pull.poll_interval.rate_window must be positive");
     check(pi.jitter >= 0 && pi.jitter < 1, "pull.poll_interval.jitter must be 0 to below 1");
     check(pi.busyWaiting > 0, "pull.poll_interval.busy_waiting must be positive");
+    TidingsConfig.Push push = c.push;
+    check(push.catchUpPage >= 1 && push.catchUpPage <= 10_000, "push.catch_up_page must be 1..10000");
+    check(push.outbound.maxBytes >= 4096 && push.outbound.maxBytes <= (1L << 30),
+        "push.outbound.max_bytes must be 4KiB..1GiB");
+    check(push.outbound.maxMessages >= 1, "push.outbound.max_messages must be positive");
+    check(positive(push.outbound.stallTimeout), "push.outbound.stall_timeout must be positive");
+    check(positive(push.sse.retry) && push.sse.retry.toMillis() <= 3_600_000, "push.sse.retry must be 1ms-1h");
+    check(positive(push.sse.heartbeat), "push.sse.heartbeat must be positive");
+    check(push.sse.maxTopics >= 1 && push.sse.maxTopics <= 64, "push.sse.max_topics must be 1..64");
+    check(positive(push.ws.pingInterval), "push.ws.ping_interval must be positive");
+    check(positive(push.ws.idleTimeout) && push.ws.idleTimeout.compareTo(push.ws.pingInterval) > 0,
+        "push.ws.idle_timeout must be longer than push.ws.ping_interval");
+    check(push.ws.maxFrameSize >= 1024 && push.ws.maxFrameSize <= (64L << 20),
+        "push.ws.max_frame_size must be 1KiB..64MiB");
+    check(push.ws.maxSubscriptions >= 1, "push.ws.max_subscriptions must be positive");
+    check(push.ws.maxPendingPublishes >= 1, "push.ws.max_pending_publishes must be positive");
   }
 
   private static boolean positive(Duration d) {

@@ -15,6 +15,7 @@ public final class TidingsConfig {
   public List<Retention> retention = new ArrayList<>();
   public Events events = new Events();
   public Pull pull = new Pull();
+  public Push push = new Push();
 
   /** The listener. */
   public static final class Server {
@@ -106,5 +107,45 @@ public final class TidingsConfig {
     public double jitter = 0.2;
     /** Held long polls at which the advice doubles (server load). */
     public int busyWaiting = 10_000;
+  }
+
+  /** Push transports (SSE, WebSocket) and the hub that feeds them. */
+  public static final class Push {
+    /** Events read from the store per catch-up step. */
+    public int catchUpPage = 500;
+    public Outbound outbound = new Outbound();
+    public Sse sse = new Sse();
+    public Ws ws = new Ws();
+  }
+
+  /** What one push connection may have queued before it counts as a slow consumer. */
+  public static final class Outbound {
+    @JsonDeserialize(using = SizeDeserializer.class)
+    public long maxBytes = 512 << 10;
+    public int maxMessages = 4096;
+    /** A connection whose socket accepts nothing for this long is closed as dead. */
+    public Duration stallTimeout = Duration.ofSeconds(60);
+  }
+
+  /** Server-Sent Events. */
+  public static final class Sse {
+    /** The reconnection delay sent in {@code retry:} (jittered by ±20%). */
+    public Duration retry = Duration.ofSeconds(3);
+    /** Longest silence before a heartbeat comment. */
+    public Duration heartbeat = Duration.ofSeconds(15);
+    /** Topics one stream may carry (its cursor grows with each). */
+    public int maxTopics = 32;
+  }
+
+  /** WebSocket. */
+  public static final class Ws {
+    public Duration pingInterval = Duration.ofSeconds(25);
+    /** A connection that sends nothing (not even a pong) for this long is closed. */
+    public Duration idleTimeout = Duration.ofSeconds(60);
+    @JsonDeserialize(using = SizeDeserializer.class)
+    public long maxFrameSize = 1 << 20;
+    public int maxSubscriptions = 1000;
+    /** Publishes awaiting the store per connection; the socket is not read while at this limit. */
+    public int maxPendingPublishes = 64;
   }
 }

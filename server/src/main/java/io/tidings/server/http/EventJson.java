@@ -16,6 +16,12 @@ public final class EventJson {
    */
   public static void write(JsonGenerator gen, Event e, boolean withData) throws IOException {
     gen.writeStartObject();
+    writeFields(gen, e, withData);
+    gen.writeEndObject();
+  }
+
+  /** Writes the fields of {@link #write} into an object the caller has started. */
+  public static void writeFields(JsonGenerator gen, Event e, boolean withData) throws IOException {
     gen.writeStringField("topic", e.topic());
     gen.writeNumberField("offset", e.offset());
     gen.writeStringField("cursor", e.cursor().encode());
@@ -31,7 +37,6 @@ public final class EventJson {
       gen.writeRawValue(e.data());
     }
     gen.writeStringField("time", HttpDates.iso(e.time()));
-    gen.writeEndObject();
   }
 
   /** Writes the topic summary used by {@code GET /v1/topics}. */

@@ -6,6 +6,8 @@ import io.tidings.server.publish.PublishHandler;
 import io.tidings.server.pull.ChangesHandler;
 import io.tidings.server.pull.StateHandler;
 import io.tidings.server.pull.TopicsHandler;
+import io.tidings.server.push.SseTransport;
+import io.tidings.server.push.WsTransport;
 import io.vertx.core.Context;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
@@ -21,6 +23,7 @@ import io.vertx.core.http.HttpServerResponse;
 public final class HttpApi {
   private static final CharSequence GET_HEAD = HttpHeaders.createOptimized("GET, HEAD");
   private static final CharSequence POST = HttpHeaders.createOptimized("POST");
+  private static final CharSequence GET = HttpHeaders.createOptimized("GET");
   private static final CharSequence PROMETHEUS = HttpHeaders.createOptimized("text/plain; version=0.0.4; charset=utf-8");
 
   private final Context context;
@@ -32,9 +35,14 @@ public final class HttpApi {
   private final Metrics metrics;
   private final Cors cors;
   private final WorkerExecutor scraper;
+  private final SseTransport sse;
+  private final WsTransport ws;
 
   public HttpApi(Context context, PublishHandler publish, StateHandler state, ChangesHandler changes,
-      TopicsHandler topics, HealthHandler health, Metrics metrics, Cors cors, WorkerExecutor scraper) {
+      TopicsHandler topics, SseTransport sse, WsTransport ws, HealthHandler health, Metrics metrics, Cors cors,
+      WorkerExecutor scraper) {
+    this.sse = sse;
+    this.ws = ws;
     this.cors = cors;
     this.scraper = scraper;
     this.context = context;
@@ -63,10 +71,16 @@ public final class HttpApi {
         cors.preflight(request);
         return;
       }
-      cors.decorate(request);
+      boolean originAllowed = cors.decorate(request);
       boolean publishing = route.equals("/v1/events");
-      if (publishing ? method != HttpMethod.POST : !read) {
-        notAllowed(response, publishing ? POST : GET_HEAD);
+      boolean upgrading = route.equals("/v1/ws");
+      if (publishing ? method != HttpMethod.POST : upgrading ? method != HttpMethod.GET : !read) {
+        notAllowed(response, publishing ? POST : upgrading ? GET : GET_HEAD);
+        return;
+      }
+      if (!originAllowed && (upgrading || route.equals("/v1/sse"))) {
+        // Unlike a fetch, a WebSocket or a stream is not protected by the browser's CORS check.
+        Responses.error(response, new ApiException(403, "forbidden", "this origin may not use the API"));
         return;
       }
       switch (route) {
@@ -74,6 +88,8 @@ public final class HttpApi {
         case "/v1/state" -> state.handle(request, context);
         case "/v1/changes" -> changes.handle(request);
         case "/v1/topics" -> topics.handle(request, context);
+        case "/v1/sse" -> sse.handle(request);
+        case "/v1/ws" -> ws.handle(request);
         case "/healthz" -> health.healthz(request);
         case "/readyz" -> health.readyz(request, context);
         case "/metrics" -> scrape(response);
@@ -110,7 +126,8 @@ public final class HttpApi {
 
   private static String route(String path) {
     return switch (path) {
-      case "/v1/events", "/v1/state", "/v1/changes", "/v1/topics", "/healthz", "/readyz", "/metrics" -> path;
+      case "/v1/events", "/v1/state", "/v1/changes", "/v1/topics", "/v1/sse", "/v1/ws", "/healthz", "/readyz",
+          "/metrics" -> path;
       default -> "other";
     };
   }

@@ -48,4 +48,15 @@ public final class Json {
     }
     return BufferInternal.buffer(buf);
   }
+
+  /** Encodes into a byte array, for encodings shared across connections. */
+  public static byte[] bytes(Writer writer) {
+    var out = new java.io.ByteArrayOutputStream(256);
+    try (JsonGenerator gen = FACTORY.createGenerator(out)) {
+      writer.write(gen);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toByteArray();
+  }
 }

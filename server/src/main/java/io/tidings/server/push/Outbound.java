@@ -1,0 +1,138 @@
+package io.tidings.server.push;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The bounded queue in front of one push connection. Messages go straight to the socket while it
+ * keeps up; once its write queue is full they wait here, up to a number of messages and bytes.
+ * Beyond that the connection is a slow consumer and {@link #offer} refuses: its owner then closes
+ * it with the transport's resumable signal. Nothing here allocates for a connection that keeps up.
+ * Loop-confined.
+ */
+final class Outbound {
+  /** The socket side: a Vert.x WebSocket or HTTP response. */
+  interface Socket {
+    boolean writeQueueFull();
+
+    void write(Object message);
+  }
+
+  private final Socket socket;
+  private final long maxBytes;
+  private final int maxMessages;
+  private ArrayDeque<Object> queue;
+  private int[] sizes = new int[0];
+  private int head;
+  private long queuedBytes;
+  private List<Runnable> waiting;
+  private long blockedSince;
+  private boolean closed;
+
+  Outbound(Socket socket, long maxBytes, int maxMessages) {
+    this.socket = socket;
+    this.maxBytes = maxBytes;
+    this.maxMessages = maxMessages;
+  }
+
+  /** Sends or queues {@code message}; false when the queue would overflow (nothing was queued). */
+  boolean offer(Object message, int bytes) {
+    if (closed) {
+      return true;
+    }
+    if ((queue == null || queue.isEmpty()) && !socket.writeQueueFull()) {
+      socket.write(message);
+      return true;
+    }
+    if (blockedSince == 0) {
+      blockedSince = System.currentTimeMillis();
+    }
+    if (queue == null) {
+      queue = new ArrayDeque<>();
+    }
+    if (queue.size() >= maxMessages || queuedBytes + bytes > maxBytes) {
+      return false;
+    }
+    queue.add(message);
+    pushSize(bytes);
+    return true;
+  }
+
+  /** Writes what the socket takes now; runs waiting tasks once everything is out. Call from the drain handler. */
+  void drained() {
+    while (queue != null && !queue.isEmpty() && !socket.writeQueueFull()) {
+      socket.write(queue.poll());
+      queuedBytes -= popSize();
+    }
+    if (writable()) {
+      blockedSince = 0;
+      if (waiting != null && !waiting.isEmpty()) {
+        List<Runnable> tasks = waiting;
+        waiting = null;
+        for (Runnable task : tasks) {
+          task.run();
+        }
+      }
+    }
+  }
+
+  boolean writable() {
+    if (closed) {
+      return false;
+    }
+    boolean writable = (queue == null || queue.isEmpty()) && !socket.writeQueueFull();
+    if (!writable && blockedSince == 0) {
+      blockedSince = System.currentTimeMillis();
+    }
+    return writable;
+  }
+
+  void whenWritable(Runnable task) {
+    if (writable()) {
+      task.run();
+      return;
+    }
+    if (waiting == null) {
+      waiting = new ArrayList<>(2);
+    }
+    waiting.add(task);
+  }
+
+  /** How long the socket has refused to take more, in milliseconds (0 while it keeps up). */
+  long stalledFor(long now) {
+    if (blockedSince != 0 && (queue == null || queue.isEmpty()) && !socket.writeQueueFull()) {
+      blockedSince = 0;
+    }
+    return blockedSince == 0 ? 0 : now - blockedSince;
+  }
+
+  /** Drops everything queued and refuses further messages. */
+  void close() {
+    closed = true;
+    queue = null;
+    waiting = null;
+    queuedBytes = 0;
+  }
+
+  // Sizes of queued messages, a ring kept beside the queue so a message needs no wrapper object.
+  private void pushSize(int bytes) {
+    int n = queue.size();
+    if (n > sizes.length) {
+      int[] grown = new int[Math.max(16, sizes.length * 2)];
+      for (int i = 0; i < n - 1; i++) {
+        grown[i] = sizes[(head + i) % sizes.length];
+      }
+      sizes = grown;
+      head = 0;
+    }
+    sizes[(head + n - 1) % sizes.length] = bytes;
+    queuedBytes += bytes;
+  }
+
+  private int popSize() {
+    int bytes = sizes[head];
+    head = (head + 1) % sizes.length;
+    return bytes;
+  }
+}

@@ -1,0 +1,73 @@
+package io.tidings.server.push;
+
+import io.tidings.core.hub.Hub;
+import io.tidings.core.hub.HubLoop;
+import io.vertx.core.Context;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The push connections of one event loop and their shared housekeeping: one timer per loop sweeps
+ * them for heartbeats and dead peers, instead of a timer per connection.
+ */
+public final class PushLoop {
+  private final Context context;
+  private final HubLoop hub;
+  private final Set<PushConnection> connections = new LinkedHashSet<>();
+  private long sweeper = -1;
+
+  public PushLoop(Hub hub, Context context) {
+    this.context = context;
+    Thread owner = Thread.currentThread();
+    this.hub = hub.loop(task -> context.runOnContext(v -> task.run()), owner,
+        (delay, task) -> context.owner().setTimer(Math.max(1, delay), id -> task.run()));
+  }
+
+  HubLoop hub() {
+    return hub;
+  }
+
+  Context context() {
+    return context;
+  }
+
+  void add(PushConnection connection) {
+    connections.add(connection);
+    if (sweeper < 0) {
+      sweeper = context.owner().setPeriodic(1000, id -> sweep());
+    }
+  }
+
+  void remove(PushConnection connection) {
+    connections.remove(connection);
+  }
+
+  /** Push connections open on this loop. */
+  public int size() {
+    return connections.size();
+  }
+
+  private void sweep() {
+    if (connections.isEmpty()) {
+      return;
+    }
+    long now = System.currentTimeMillis();
+    for (PushConnection c : new ArrayList<>(connections)) {
+      c.tick(now);
+    }
+  }
+
+  /** Asks every client to come back later and closes its connection. Runs on the loop. */
+  public void shutdown() {
+    List<PushConnection> all = new ArrayList<>(connections);
+    for (PushConnection c : all) {
+      c.shutdown();
+    }
+    if (sweeper >= 0) {
+      context.owner().cancelTimer(sweeper);
+      sweeper = -1;
+    }
+  }
+}

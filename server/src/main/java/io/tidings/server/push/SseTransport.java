@@ -1,0 +1,159 @@
+package io.tidings.server.push;
+
+import io.tidings.core.Cursor;
+import io.tidings.core.Engine;
+import io.tidings.core.InvalidCursorException;
+import io.tidings.core.Position;
+import io.tidings.core.TopicHead;
+import io.tidings.core.Topics;
+import io.tidings.server.config.TidingsConfig;
+import io.tidings.server.http.ApiException;
+import io.tidings.server.http.Params;
+import io.tidings.server.http.Responses;
+import io.tidings.server.http.Stages;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+
+/**
+ * {@code GET /v1/sse}: Server-Sent Events over one or more topics. Everything that can be refused
+ * is refused before the stream starts, with a plain error response; a stream never ends in an error
+ * it could have reported up front.
+ */
+public final class SseTransport {
+  private static final CharSequence EVENT_STREAM = HttpHeaders.createOptimized("text/event-stream");
+  private static final CharSequence NO_CACHE = HttpHeaders.createOptimized("no-cache, no-transform");
+  private static final CharSequence X_ACCEL_BUFFERING = HttpHeaders.createOptimized("X-Accel-Buffering");
+  private static final CharSequence NO = HttpHeaders.createOptimized("no");
+  private static final String LAST_EVENT_ID = "Last-Event-ID";
+
+  private final Engine engine;
+  private final PushLoop loop;
+  private final TidingsConfig.Push config;
+  private final PushStats stats;
+
+  public SseTransport(Engine engine, PushLoop loop, TidingsConfig.Push config, PushStats stats) {
+    this.engine = engine;
+    this.loop = loop;
+    this.config = config;
+    this.stats = stats;
+  }
+
+  public void handle(HttpServerRequest request) {
+    Params params = Params.of(request);
+    List<String> topics = topics(params);
+    boolean notifyOnly = params.notifyMode();
+    // Browsers resend the URL they first used, so Last-Event-ID (the newer position) wins over since.
+    String lastEventId = request.getHeader(LAST_EVENT_ID);
+    String since = lastEventId != null && !lastEventId.isBlank() ? lastEventId.trim() : params.single("since");
+    Position[] start = positions(since, topics.size(), lastEventId != null && !lastEventId.isBlank());
+    HttpServerResponse response = request.response();
+    resolve(request, topics, start, 0, () -> {
+      response.setStatusCode(200)
+          .putHeader(HttpHeaders.CONTENT_TYPE, EVENT_STREAM)
+          .putHeader(HttpHeaders.CACHE_CONTROL, NO_CACHE)
+          .putHeader(X_ACCEL_BUFFERING, NO);
+      if (request.method() == HttpMethod.HEAD) {
+        response.end();
+        return;
+      }
+      response.setChunked(true);
+      List<Cursor> from = new ArrayList<>(topics.size());
+      for (int i = 0; i < topics.size(); i++) {
+        from.add((Cursor) start[i]);
+      }
+      new SseStream(loop, request, topics, notifyOnly, config, stats).start(from);
+    });
+  }
+
+  private List<String> topics(Params params) {
+    List<String> topics = params.all("topic");
+    if (topics.isEmpty()) {
+      throw ApiException.badRequest("invalid_topic", "at least one 'topic' parameter is required");
+    }
+    if (topics.size() > config.sse.maxTopics) {
+      throw ApiException.badRequest("too_many_topics", "a stream carries at most " + config.sse.maxTopics + " topics");
+    }
+    HashSet<String> seen = new HashSet<>();
+    for (String topic : topics) {
+      String problem = Topics.problem(topic);
+      if (problem != null) {
+        throw ApiException.badRequest("invalid_topic", problem);
+      }
+      if (!seen.add(topic)) {
+        throw ApiException.badRequest("invalid_parameter", "topic '" + topic + "' is given more than once");
+      }
+    }
+    return List.copyOf(topics);
+  }
+
+  private static Position[] positions(String since, int topics, boolean fromHeader) {
+    Position[] out = new Position[topics];
+    String name = fromHeader ? "Last-Event-ID" : "'since'";
+    try {
+      if (since == null || since.equals("now") || since.equals("earliest")) {
+        Arrays.fill(out, since == null ? Position.NOW : Position.parse(since));
+      } else {
+        List<Cursor> parts = StreamCursor.parse(since, topics);
+        for (int i = 0; i < topics; i++) {
+          out[i] = parts.get(i);
+        }
+      }
+    } catch (InvalidCursorException e) {
+      throw ApiException.badRequest("invalid_cursor", name + ": " + e.getMessage());
+    }
+    return out;
+  }
+
+  /**
+   * Turns {@code earliest} and {@code now} into cursors (the stream id needs every topic's
+   * position from the first event on) and refuses a cursor past a topic's head, one topic at a time.
+   */
+  private void resolve(HttpServerRequest request, List<String> topics, Position[] start, int index,
+      Runnable then) {
+    if (index == topics.size()) {
+      then.run();
+      return;
+    }
+    HttpServerResponse response = request.response();
+    String topic = topics.get(index);
+    Stages.onContext(engine.head(topic), loop.context(), response, ar -> {
+      if (ar.failed()) {
+        Responses.error(response, ar.cause());
+        return;
+      }
+      TopicHead head = ar.result();
+      Position p = start[index];
+      if (p == Position.EARLIEST) {
+        start[index] = head.earliest();
+      } else if (p == Position.NOW) {
+        start[index] = head.cursor();
+      } else if (p instanceof Cursor c && c.epoch().equals(head.epoch()) && c.offset() > head.lastOffset()) {
+        confirmAhead(request, topics, start, index, then, c);
+        return;
+      }
+      resolve(request, topics, start, index + 1, then);
+    });
+  }
+
+  // A reader may have seen a commit whose head is not published yet: a snapshot decides.
+  private void confirmAhead(HttpServerRequest request, List<String> topics, Position[] start, int index,
+      Runnable then, Cursor c) {
+    HttpServerResponse response = request.response();
+    Stages.onContext(engine.read(topics.get(index), c.offset(), 1), loop.context(), response, ar -> {
+      if (ar.failed()) {
+        Responses.error(response, ar.cause());
+      } else if (ar.result().head().lastOffset() < c.offset()) {
+        Responses.error(response, ApiException.badRequest("invalid_cursor",
+            "the cursor is past the head of topic " + topics.get(index)));
+      } else {
+        resolve(request, topics, start, index + 1, then);
+      }
+    });
+  }
+}

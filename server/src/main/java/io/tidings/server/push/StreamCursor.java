@@ -1,0 +1,68 @@
+package io.tidings.server.push;
+
+import io.tidings.core.Cursor;
+import io.tidings.core.InvalidCursorException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The cursor of an SSE stream over several topics: one position per topic, in the order the
+ * topics were given, so one {@code Last-Event-ID} resumes them all.
+ *
+ * <p>For one topic it is that topic's cursor, the same text as everywhere else. For several, the
+ * parts are joined by {@code ~}; a part is {@code <epoch>.<offset>}, or just {@code <offset>} when
+ * its epoch is the previous part's: {@code k3v7q2mz6a.17~4~230}.
+ */
+final class StreamCursor {
+  private StreamCursor() {}
+
+  static String encode(List<Cursor> parts) {
+    if (parts.size() == 1) {
+      return parts.get(0).encode();
+    }
+    StringBuilder out = new StringBuilder(16 + parts.size() * 8);
+    String epoch = null;
+    for (Cursor c : parts) {
+      if (epoch != null) {
+        out.append('~');
+      }
+      if (!c.epoch().equals(epoch)) {
+        out.append(c.epoch()).append('.');
+        epoch = c.epoch();
+      }
+      out.append(c.offset());
+    }
+    return out.toString();
+  }
+
+  /**
+   * Parses a stream cursor for {@code topics} topics.
+   *
+   * @throws InvalidCursorException when it is malformed or holds another number of positions
+   */
+  static List<Cursor> parse(String text, int topics) {
+    if (text.length() > Cursor.MAX_LENGTH) {
+      throw new InvalidCursorException("cursor is longer than " + Cursor.MAX_LENGTH + " characters");
+    }
+    String[] parts = text.split("~", -1);
+    if (parts.length != topics) {
+      throw new InvalidCursorException("the cursor holds " + parts.length + " position(s), but the stream has "
+          + topics + " topic(s) (keep the topics in the order of the stream the cursor came from)");
+    }
+    List<Cursor> out = new ArrayList<>(topics);
+    String epoch = null;
+    for (String part : parts) {
+      Cursor c;
+      if (part.indexOf('.') >= 0) {
+        c = Cursor.parse(part);
+      } else if (epoch != null) {
+        c = Cursor.parse(epoch + '.' + part);
+      } else {
+        throw new InvalidCursorException("malformed cursor");
+      }
+      epoch = c.epoch();
+      out.add(c);
+    }
+    return out;
+  }
+}

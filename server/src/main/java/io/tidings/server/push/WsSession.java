@@ -1,0 +1,439 @@
+package io.tidings.server.push;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import io.netty.buffer.Unpooled;
+import io.tidings.core.AppendResult;
+import io.tidings.core.Cursor;
+import io.tidings.core.Engine;
+import io.tidings.core.InvalidCursorException;
+import io.tidings.core.NewEvent;
+import io.tidings.core.Position;
+import io.tidings.core.StateEntry;
+import io.tidings.core.Topics;
+import io.tidings.core.hub.EventBatch;
+import io.tidings.core.hub.Feed;
+import io.tidings.core.hub.Sink;
+import io.tidings.server.config.TidingsConfig;
+import io.tidings.server.http.ApiException;
+import io.tidings.server.http.Json;
+import io.tidings.server.http.Responses;
+import io.tidings.server.ops.Metrics;
+import io.tidings.server.publish.EventParser;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.ServerWebSocket;
+import io.vertx.core.http.WebSocketFrame;
+import io.vertx.core.http.WebSocketFrameType;
+import io.vertx.core.http.impl.ws.WebSocketFrameImpl;
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One WebSocket connection speaking the JSON protocol of {@code docs/websocket-protocol.md}: any
+ * number of topic subscriptions, publishing, token refresh and pings. Loop-confined.
+ */
+final class WsSession implements Sink, PushConnection {
+  static final short SLOW_CONSUMER = 4008;
+  static final short RESTART = 1012;
+  static final short UNSUPPORTED = 1003;
+  static final short GOING_AWAY = 1001;
+  private static final int MAX_ID_LENGTH = 128;
+
+  private final PushLoop loop;
+  private final ServerWebSocket ws;
+  private final Engine engine;
+  private final EventParser parser;
+  private final Metrics metrics;
+  private final TidingsConfig.Push config;
+  private final PushStats stats;
+  private final Outbound out;
+  private final Map<String, Subscription> subscriptions = new HashMap<>();
+  private final Map<Feed, Subscription> byFeed = new HashMap<>();
+  private long lastRead;
+  private long lastPing;
+  private int pendingPublishes;
+  private boolean closed;
+
+  /** A subscribe request and the feed serving it. */
+  private record Subscription(JsonNode id, Feed feed) {}
+
+  WsSession(PushLoop loop, ServerWebSocket ws, Engine engine, EventParser parser, Metrics metrics,
+      TidingsConfig.Push config, PushStats stats) {
+    this.loop = loop;
+    this.ws = ws;
+    this.engine = engine;
+    this.parser = parser;
+    this.metrics = metrics;
+    this.config = config;
+    this.stats = stats;
+    this.out = new Outbound(new Outbound.Socket() {
+      @Override
+      public boolean writeQueueFull() {
+        return ws.writeQueueFull();
+      }
+
+      @Override
+      public void write(Object message) {
+        ws.writeFrame((WebSocketFrame) message);
+      }
+    }, config.outbound.maxBytes, config.outbound.maxMessages);
+  }
+
+  void start() {
+    long now = System.currentTimeMillis();
+    lastRead = now;
+    lastPing = now;
+    ws.textMessageHandler(this::onText);
+    ws.binaryMessageHandler(b -> close(UNSUPPORTED, "binary frames are not supported; send JSON text"));
+    ws.pongHandler(b -> lastRead = System.currentTimeMillis());
+    ws.drainHandler(v -> out.drained());
+    ws.closeHandler(v -> release());
+    ws.exceptionHandler(e -> release());
+    loop.add(this);
+    stats.wsConnections.incrementAndGet();
+  }
+
+  // ---- client -> server
+
+  private void onText(String text) {
+    lastRead = System.currentTimeMillis();
+    if (closed) {
+      return;
+    }
+    JsonNode frame;
+    try {
+      frame = Json.MAPPER.readTree(text);
+    } catch (JsonProcessingException e) {
+      close(UNSUPPORTED, "frames must be JSON");
+      return;
+    }
+    JsonNode id = null;
+    try {
+      if (frame == null || !frame.isObject()) {
+        throw ApiException.badRequest("invalid_request", "a frame is one JSON object with an 'op'");
+      }
+      id = id(frame.get("id"));
+      JsonNode op = frame.get("op");
+      if (op == null || !op.isTextual()) {
+        throw ApiException.badRequest("invalid_request", "the 'op' field is required");
+      }
+      switch (op.asText()) {
+        case "subscribe" -> subscribe(id, frame);
+        case "unsubscribe" -> unsubscribe(id, frame);
+        case "publish" -> publish(id, frame);
+        case "auth" -> auth(id, frame);
+        case "ping" -> pong(id);
+        default -> throw ApiException.badRequest("unknown_op",
+            "unknown op '" + op.asText() + "' (known: subscribe, unsubscribe, publish, auth, ping)");
+      }
+    } catch (ApiException e) {
+      error(id, e.code(), e.getMessage());
+    }
+  }
+
+  private static JsonNode id(JsonNode id) {
+    if (id == null || id.isNull()) {
+      return null;
+    }
+    if ((id.isTextual() && id.asText().length() <= MAX_ID_LENGTH) || id.isIntegralNumber()) {
+      return id;
+    }
+    throw ApiException.badRequest("invalid_request", "'id' must be a number or a string of at most "
+        + MAX_ID_LENGTH + " characters");
+  }
+
+  private static String topic(JsonNode frame) {
+    JsonNode t = frame.get("topic");
+    if (t == null || !t.isTextual()) {
+      throw ApiException.badRequest("invalid_topic", "the 'topic' field is required");
+    }
+    String problem = Topics.problem(t.asText());
+    if (problem != null) {
+      throw ApiException.badRequest("invalid_topic", problem);
+    }
+    return t.asText();
+  }
+
+  private void subscribe(JsonNode id, JsonNode frame) {
+    allowOnly(frame, "op", "id", "topic", "since", "mode");
+    String topic = topic(frame);
+    Position since = Position.NOW;
+    JsonNode s = frame.get("since");
+    if (s != null && !s.isNull()) {
+      if (!s.isTextual()) {
+        throw ApiException.badRequest("invalid_cursor", "'since' must be a string");
+      }
+      try {
+        since = Position.parse(s.asText());
+      } catch (InvalidCursorException e) {
+        throw ApiException.badRequest("invalid_cursor", "'since': " + e.getMessage());
+      }
+    }
+    boolean notifyOnly = false;
+    JsonNode mode = frame.get("mode");
+    if (mode != null && !mode.isNull()) {
+      if (!mode.isTextual() || !(mode.asText().equals("full") || mode.asText().equals("notify"))) {
+        throw ApiException.badRequest("invalid_request", "'mode' must be \"full\" or \"notify\"");
+      }
+      notifyOnly = mode.asText().equals("notify");
+    }
+    if (subscriptions.containsKey(topic)) {
+      throw new ApiException(409, "already_subscribed", "already subscribed to " + topic
+          + "; unsubscribe first to start again from another cursor");
+    }
+    if (subscriptions.size() >= config.ws.maxSubscriptions) {
+      throw new ApiException(400, "too_many_subscriptions",
+          "a connection holds at most " + config.ws.maxSubscriptions + " subscriptions");
+    }
+    Feed feed = loop.hub().feed(topic, notifyOnly, this);
+    Subscription sub = new Subscription(id, feed);
+    subscriptions.put(topic, sub);
+    byFeed.put(feed, sub);
+    feed.start(since);
+  }
+
+  private void unsubscribe(JsonNode id, JsonNode frame) {
+    allowOnly(frame, "op", "id", "topic");
+    String topic = topic(frame);
+    Subscription sub = subscriptions.remove(topic);
+    if (sub == null) {
+      throw new ApiException(404, "not_subscribed", "not subscribed to " + topic);
+    }
+    byFeed.remove(sub.feed());
+    sub.feed().close();
+    reply(gen -> {
+      gen.writeStringField("op", "unsubscribed");
+      writeId(gen, id);
+      gen.writeStringField("topic", topic);
+    });
+  }
+
+  private void publish(JsonNode id, JsonNode frame) {
+    allowOnly(frame, "op", "id", "topic", "events");
+    String topic = topic(frame);
+    List<NewEvent> events = parser.parse(frame.get("events"));
+    pendingPublishes++;
+    if (pendingPublishes >= config.ws.maxPendingPublishes) {
+      // Backpressure on the publisher: read no more frames until the store catches up.
+      ws.pause();
+    }
+    long started = System.nanoTime();
+    Future.fromCompletionStage(engine.append(topic, events), loop.context()).onComplete(ar -> {
+      if (pendingPublishes-- == config.ws.maxPendingPublishes && !closed) {
+        ws.resume();
+      }
+      if (closed) {
+        return;
+      }
+      if (ar.failed()) {
+        ApiException e = Responses.toApiException(ar.cause());
+        error(id, e.code(), e.getMessage());
+        return;
+      }
+      AppendResult result = ar.result();
+      metrics.published(result.appended().size(), System.nanoTime() - started);
+      String epoch = result.head().epoch();
+      reply(gen -> {
+        gen.writeStringField("op", "published");
+        writeId(gen, id);
+        gen.writeStringField("topic", topic);
+        gen.writeStringField("cursor", new Cursor(epoch, result.lastOffset()).encode());
+        gen.writeArrayFieldStart("events");
+        for (AppendResult.Outcome o : result.outcomes()) {
+          gen.writeStartObject();
+          if (o.id() != null) {
+            gen.writeStringField("id", o.id());
+          } else {
+            gen.writeNullField("id");
+          }
+          gen.writeNumberField("offset", o.offset());
+          gen.writeStringField("cursor", new Cursor(epoch, o.offset()).encode());
+          gen.writeBooleanField("duplicate", o.duplicate());
+          gen.writeEndObject();
+        }
+        gen.writeEndArray();
+      });
+    });
+  }
+
+  private void pong(JsonNode id) {
+    reply(gen -> {
+      gen.writeStringField("op", "pong");
+      writeId(gen, id);
+    });
+  }
+
+  private void auth(JsonNode id, JsonNode frame) {
+    allowOnly(frame, "op", "id", "token");
+    JsonNode token = frame.get("token");
+    if (token == null || !token.isTextual() || token.asText().isEmpty()) {
+      throw ApiException.badRequest("invalid_request", "'token' must be a non-empty string");
+    }
+    // With no authentication configured every token is as good as none: accept the refresh.
+    reply(gen -> {
+      gen.writeStringField("op", "authed");
+      writeId(gen, id);
+    });
+  }
+
+  private static void allowOnly(JsonNode frame, String... fields) {
+    Iterator<String> names = frame.fieldNames();
+    outer:
+    while (names.hasNext()) {
+      String name = names.next();
+      for (String f : fields) {
+        if (f.equals(name)) {
+          continue outer;
+        }
+      }
+      throw ApiException.badRequest("invalid_request", "unknown field '" + name + "' for op "
+          + frame.get("op").asText());
+    }
+  }
+
+  // ---- server -> client
+
+  @Override
+  public void subscribed(Feed feed, Cursor start) {
+    Subscription sub = byFeed.get(feed);
+    reply(gen -> {
+      gen.writeStringField("op", "subscribed");
+      writeId(gen, sub == null ? null : sub.id());
+      gen.writeStringField("topic", feed.topic());
+      gen.writeStringField("cursor", start.encode());
+    });
+  }
+
+  @Override
+  public void events(Feed feed, EventBatch batch, int from) {
+    byte[][] frames = batch.encoded(feed.notifyOnly() ? WireFormats.WS_NOTIFY : WireFormats.WS_FULL);
+    for (int i = from; i < frames.length && !closed; i++) {
+      send(frames[i]);
+    }
+  }
+
+  @Override
+  public void reset(Feed feed, Cursor continueAt, String reason, boolean stateFollows) {
+    send(WireFormats.resetJson(feed.topic(), continueAt, reason, "reset"));
+  }
+
+  @Override
+  public void state(Feed feed, List<StateEntry> entries, Cursor previous, Cursor continueAt) {
+    for (int i = 0; i < entries.size() && !closed; i++) {
+      boolean last = continueAt != null && i == entries.size() - 1;
+      send(WireFormats.putJson(feed.topic(), entries.get(i), last ? continueAt : previous, !feed.notifyOnly(), "event"));
+    }
+  }
+
+  @Override
+  public void failed(Feed feed, String code, String message) {
+    Subscription sub = byFeed.remove(feed);
+    if (sub != null) {
+      subscriptions.remove(feed.topic());
+    }
+    error(sub == null ? null : sub.id(), code, message);
+  }
+
+  @Override
+  public boolean writable() {
+    return !closed && out.writable();
+  }
+
+  @Override
+  public void whenWritable(Runnable task) {
+    if (!closed) {
+      out.whenWritable(task);
+    }
+  }
+
+  @Override
+  public void tick(long now) {
+    if (closed) {
+      return;
+    }
+    if (out.stalledFor(now) > config.outbound.stallTimeout.toMillis()) {
+      stats.stalled.increment();
+      close(GOING_AWAY, "the connection took nothing for too long");
+      return;
+    }
+    if (now - lastRead > config.ws.idleTimeout.toMillis()) {
+      close(GOING_AWAY, "no answer to pings");
+      return;
+    }
+    if (now - lastPing >= config.ws.pingInterval.toMillis()) {
+      lastPing = now;
+      ws.writePing(Buffer.buffer());
+    }
+  }
+
+  @Override
+  public void shutdown() {
+    close(RESTART, "server restart; reconnect and resume");
+  }
+
+  private void error(JsonNode id, String code, String message) {
+    reply(gen -> {
+      gen.writeStringField("op", "error");
+      writeId(gen, id);
+      gen.writeStringField("code", code);
+      gen.writeStringField("message", message);
+    });
+  }
+
+  private interface Fields {
+    void write(com.fasterxml.jackson.core.JsonGenerator gen) throws IOException;
+  }
+
+  private void reply(Fields fields) {
+    send(Json.bytes(gen -> {
+      gen.writeStartObject();
+      fields.write(gen);
+      gen.writeEndObject();
+    }));
+  }
+
+  private static void writeId(com.fasterxml.jackson.core.JsonGenerator gen, JsonNode id) throws IOException {
+    if (id != null) {
+      gen.writeFieldName("id");
+      gen.writeTree(id);
+    }
+  }
+
+  private void send(byte[] payload) {
+    if (closed) {
+      return;
+    }
+    WebSocketFrame frame = new WebSocketFrameImpl(WebSocketFrameType.TEXT, Unpooled.wrappedBuffer(payload), true);
+    if (!out.offer(frame, payload.length)) {
+      stats.wsSlow.increment();
+      close(SLOW_CONSUMER, "slow consumer; reconnect and resume from your last cursor");
+    }
+  }
+
+  private void close(short code, String reason) {
+    if (closed) {
+      return;
+    }
+    release();
+    ws.close(code, reason);
+  }
+
+  private void release() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    out.close();
+    for (Subscription s : subscriptions.values()) {
+      s.feed().close();
+    }
+    subscriptions.clear();
+    byFeed.clear();
+    loop.remove(this);
+    stats.wsConnections.decrementAndGet();
+  }
+}
