@@ -189,7 +189,7 @@ public final class TidingsServer implements AutoCloseable {
         new StateHandler(engine, advisor, pull),
         changes,
         new TopicsHandler(engine, pull),
-        new SseTransport(engine, push, config.push, pushStats),
+        new SseTransport(engine, push, config.push, pushStats, metrics),
         new WsTransport(engine, push, parser, metrics, config.push, pushStats),
         new HealthHandler(engine, () -> draining),
         metrics,

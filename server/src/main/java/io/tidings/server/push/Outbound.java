@@ -12,11 +12,14 @@ import java.util.List;
  * Loop-confined.
  */
 final class Outbound {
-  /** The socket side: a Vert.x WebSocket or HTTP response. */
+  /** The socket side: a Netty channel or a Vert.x HTTP response. */
   interface Socket {
     boolean writeQueueFull();
 
+    /** Writes without flushing. */
     void write(Object message);
+
+    void flush();
   }
 
   private final Socket socket;
@@ -36,7 +39,10 @@ final class Outbound {
     this.maxMessages = maxMessages;
   }
 
-  /** Sends or queues {@code message}; false when the queue would overflow (nothing was queued). */
+  /**
+   * Sends or queues {@code message}; false when the queue would overflow (then nothing was queued
+   * and the message is dropped). Call {@link #flush} after a batch.
+   */
   boolean offer(Object message, int bytes) {
     if (closed) {
       return true;
@@ -59,11 +65,23 @@ final class Outbound {
     return true;
   }
 
+  /** Flushes what was written since the last flush. */
+  void flush() {
+    if (!closed) {
+      socket.flush();
+    }
+  }
+
   /** Writes what the socket takes now; runs waiting tasks once everything is out. Call from the drain handler. */
   void drained() {
+    boolean wrote = false;
     while (queue != null && !queue.isEmpty() && !socket.writeQueueFull()) {
       socket.write(queue.poll());
       queuedBytes -= popSize();
+      wrote = true;
+    }
+    if (wrote) {
+      socket.flush();
     }
     if (writable()) {
       blockedSince = 0;

@@ -1,6 +1,11 @@
 package io.tidings.server.push;
 
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.ReferenceCountUtil;
 import io.tidings.core.Cursor;
 import io.tidings.core.Event;
 import io.tidings.core.StateEntry;
@@ -12,62 +17,71 @@ import io.tidings.server.http.Json;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
-import io.vertx.core.http.HttpVersion;
 import io.vertx.core.internal.buffer.BufferInternal;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 
-/** One open {@code text/event-stream} response and the feeds of its topics. Loop-confined. */
+/**
+ * One open {@code text/event-stream} and the feeds of its topics. Over HTTP/1.1 the connection is
+ * taken from Vert.x and written directly as chunks ({@link Raw}); over HTTP/2 (or 1.0) it stays a
+ * Vert.x response ({@link Vertx}). Loop-confined.
+ */
 final class SseStream implements Sink, PushConnection {
-  private static final Buffer HEARTBEAT = Buffer.buffer(":\n\n");
+  private static final byte[] HEARTBEAT = ":\n\n".getBytes(StandardCharsets.US_ASCII);
   private static final long FORCE_CLOSE_MILLIS = 5_000;
 
   private final PushLoop loop;
-  private final HttpServerRequest request;
-  private final HttpServerResponse response;
   private final List<String> topics;
   private final boolean notifyOnly;
   private final TidingsConfig.Push config;
   private final PushStats stats;
-  private final Outbound out;
   private final List<Feed> feeds = new ArrayList<>();
+  private Wire wire;
+  private Outbound out;
   private List<Cursor> from;
   private long lastWrite;
   private boolean finished;
 
-  SseStream(PushLoop loop, HttpServerRequest request, List<String> topics, boolean notifyOnly,
-      TidingsConfig.Push config, PushStats stats) {
+  /** How bytes reach the client. */
+  private abstract static class Wire implements Outbound.Socket {
+    /** Frames a payload of this stream for the socket (as a chunk, or as it is). */
+    abstract Object frame(byte[] payload);
+
+    /** Bytes already framed by a shared encoding. */
+    abstract Object framed(byte[] bytes);
+
+    /** Whether shared encodings must be the chunked ones. */
+    abstract boolean chunked();
+
+    /** Writes {@code last} and ends the stream; drops the connection if it cannot get through. */
+    abstract void end(byte[] last);
+
+    abstract void forceClose();
+  }
+
+  SseStream(PushLoop loop, List<String> topics, boolean notifyOnly, TidingsConfig.Push config, PushStats stats) {
     this.loop = loop;
-    this.request = request;
-    this.response = request.response();
     this.topics = topics;
     this.notifyOnly = notifyOnly;
     this.config = config;
     this.stats = stats;
-    this.out = new Outbound(new Outbound.Socket() {
-      @Override
-      public boolean writeQueueFull() {
-        return response.writeQueueFull();
-      }
-
-      @Override
-      public void write(Object message) {
-        response.write((Buffer) message);
-      }
-    }, config.outbound.maxBytes, config.outbound.maxMessages);
   }
 
-  /** Writes the headers and {@code retry:}, then subscribes each topic from its cursor. */
-  void start(List<Cursor> from) {
+  /**
+   * Answers {@code request} with the stream's headers and {@code retry:}, then subscribes each
+   * topic from its cursor. {@code headers} are extra response headers (CORS).
+   */
+  void start(HttpServerRequest request, List<Cursor> from, Map<String, String> headers) {
     this.from = from;
-    response.closeHandler(v -> closed());
-    response.exceptionHandler(e -> closed());
-    response.drainHandler(v -> out.drained());
+    wire = Hijack.possible(request) ? new Raw(request, headers) : new Vertx(request);
+    out = new Outbound(wire, config.outbound.maxBytes, config.outbound.maxMessages);
     loop.add(this);
     stats.sseConnections.incrementAndGet();
-    send(Buffer.buffer("retry: " + retryMillis() + "\n\n"));
+    send(("retry: " + retryMillis() + "\n\n").getBytes(StandardCharsets.US_ASCII));
     for (String topic : topics) {
       feeds.add(loop.hub().feed(topic, notifyOnly, this));
     }
@@ -87,36 +101,39 @@ final class SseStream implements Sink, PushConnection {
   }
 
   @Override
-  public void events(Feed feed, EventBatch batch, int from) {
+  public void events(Feed feed, EventBatch batch, int first) {
     if (finished) {
       return;
     }
     if (topics.size() == 1) {
-      byte[][] blocks = batch.encoded(notifyOnly ? WireFormats.SSE_NOTIFY_ID : WireFormats.SSE_FULL_ID);
-      send(concat(blocks, from, null));
-      return;
+      byte[][] blocks = batch.encoded(wire.chunked()
+          ? (notifyOnly ? WireFormats.SSE_NOTIFY_ID_CHUNK : WireFormats.SSE_FULL_ID_CHUNK)
+          : (notifyOnly ? WireFormats.SSE_NOTIFY_ID : WireFormats.SSE_FULL_ID));
+      for (int i = first; i < blocks.length && !finished; i++) {
+        offer(wire.framed(blocks[i]), blocks[i].length);
+      }
+    } else {
+      byte[][] blocks = batch.encoded(notifyOnly ? WireFormats.SSE_NOTIFY : WireFormats.SSE_FULL);
+      List<Cursor> parts = positions();
+      int index = feeds.indexOf(feed);
+      List<Event> events = batch.events();
+      for (int i = first; i < blocks.length && !finished; i++) {
+        parts.set(index, events.get(i).cursor());
+        byte[] id = ("id: " + StreamCursor.encode(parts) + "\n").getBytes(StandardCharsets.US_ASCII);
+        byte[] block = new byte[id.length + blocks[i].length];
+        System.arraycopy(id, 0, block, 0, id.length);
+        System.arraycopy(blocks[i], 0, block, id.length, blocks[i].length);
+        offer(wire.frame(block), block.length);
+      }
     }
-    byte[][] blocks = batch.encoded(notifyOnly ? WireFormats.SSE_NOTIFY : WireFormats.SSE_FULL);
-    List<Cursor> parts = positions();
-    int index = feeds.indexOf(feed);
-    List<Event> events = batch.events();
-    byte[][] ids = new byte[blocks.length][];
-    for (int i = from; i < blocks.length; i++) {
-      parts.set(index, events.get(i).cursor());
-      ids[i] = ("id: " + StreamCursor.encode(parts) + "\n").getBytes(StandardCharsets.US_ASCII);
-    }
-    send(concat(blocks, from, ids));
+    out.flush();
   }
 
   @Override
   public void reset(Feed feed, Cursor continueAt, String reason, boolean stateFollows) {
-    if (finished) {
-      return;
-    }
     // With no state to follow the feed has already moved to continueAt, so the id can carry it.
     String id = stateFollows ? null : StreamCursor.encode(positions());
-    byte[] json = WireFormats.resetJson(feed.topic(), continueAt, reason, null);
-    send(wrap(WireFormats.sseBlock(id, "reset", json)));
+    send(WireFormats.sseBlock(id, "reset", WireFormats.resetJson(feed.topic(), continueAt, reason, null)));
   }
 
   @Override
@@ -132,23 +149,20 @@ final class SseStream implements Sink, PushConnection {
       parts.set(feeds.indexOf(feed), continueAt);
       finalId = StreamCursor.encode(parts);
     }
-    byte[][] blocks = new byte[Math.max(1, entries.size())][];
     if (entries.isEmpty()) {
-      blocks[0] = ("id: " + finalId + "\n\n").getBytes(StandardCharsets.US_ASCII);
+      offer(wire.frame(("id: " + finalId + "\n\n").getBytes(StandardCharsets.US_ASCII)), 0);
     }
-    for (int i = 0; i < entries.size(); i++) {
+    for (int i = 0; i < entries.size() && !finished; i++) {
       boolean last = continueAt != null && i == entries.size() - 1;
       byte[] json = WireFormats.putJson(feed.topic(), entries.get(i), last ? continueAt : previous, !notifyOnly, null);
-      blocks[i] = WireFormats.sseBlock(last ? finalId : null, "put", json);
+      byte[] block = WireFormats.sseBlock(last ? finalId : null, "put", json);
+      offer(wire.frame(block), block.length);
     }
-    send(concat(blocks, 0, null));
+    out.flush();
   }
 
   @Override
   public void failed(Feed feed, String code, String message) {
-    if (finished) {
-      return;
-    }
     byte[] json = Json.bytes(gen -> {
       gen.writeStartObject();
       gen.writeObjectFieldStart("error");
@@ -158,7 +172,7 @@ final class SseStream implements Sink, PushConnection {
       gen.writeEndObject();
       gen.writeEndObject();
     });
-    send(wrap(WireFormats.sseBlock(null, "error", json)));
+    send(WireFormats.sseBlock(null, "error", json));
     finish();
   }
 
@@ -182,7 +196,7 @@ final class SseStream implements Sink, PushConnection {
     if (out.stalledFor(now) > config.outbound.stallTimeout.toMillis()) {
       stats.stalled.increment();
       finish();
-      forceClose();
+      wire.forceClose();
       return;
     }
     if (now - lastWrite >= config.sse.heartbeat.toMillis()) {
@@ -205,9 +219,17 @@ final class SseStream implements Sink, PushConnection {
     return parts;
   }
 
-  private void send(Buffer buffer) {
+  private void send(byte[] payload) {
+    if (finished) {
+      return;
+    }
+    offer(wire.frame(payload), payload.length);
+    out.flush();
+  }
+
+  private void offer(Object message, int bytes) {
     lastWrite = System.currentTimeMillis();
-    if (!out.offer(buffer, buffer.length())) {
+    if (!out.offer(message, bytes)) {
       stats.sseSlow.increment();
       finish();
     }
@@ -218,36 +240,15 @@ final class SseStream implements Sink, PushConnection {
     if (finished) {
       return;
     }
-    finished = true;
     release();
-    if (!response.ended() && !response.closed()) {
-      response.write(Buffer.buffer("retry: " + retryMillis() + "\n\n"));
-      response.end();
-      // A client that reads nothing never lets the end through: then drop the connection.
-      long timer = loop.context().owner().setTimer(FORCE_CLOSE_MILLIS, id -> forceClose());
-      response.closeHandler(v -> loop.context().owner().cancelTimer(timer));
-    }
-  }
-
-  private void forceClose() {
-    if (response.closed()) {
-      return;
-    }
-    if (request.version() == HttpVersion.HTTP_2) {
-      response.reset();
-    } else {
-      request.connection().close();
-    }
-  }
-
-  private void closed() {
-    if (!finished) {
-      finished = true;
-      release();
-    }
+    wire.end(("retry: " + retryMillis() + "\n\n").getBytes(StandardCharsets.US_ASCII));
   }
 
   private void release() {
+    if (finished) {
+      return;
+    }
+    finished = true;
     out.close();
     for (Feed f : feeds) {
       f.close();
@@ -256,28 +257,154 @@ final class SseStream implements Sink, PushConnection {
     stats.sseConnections.decrementAndGet();
   }
 
-  private static Buffer wrap(byte[] bytes) {
-    return BufferInternal.buffer(Unpooled.wrappedBuffer(bytes));
+  /** HTTP/1.1 written straight to the Netty channel, chunk by chunk. */
+  private final class Raw extends Wire {
+    private static final byte[] LAST_CHUNK = "0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    private final Channel channel;
+
+    Raw(HttpServerRequest request, Map<String, String> headers) {
+      StringBuilder head = new StringBuilder(256).append("HTTP/1.1 200 OK\r\n");
+      for (Map.Entry<String, String> h : headers.entrySet()) {
+        head.append(h.getKey()).append(": ").append(h.getValue()).append("\r\n");
+      }
+      head.append("transfer-encoding: chunked\r\n\r\n");
+      channel = Hijack.take(request, new ChannelInboundHandlerAdapter() {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+          // A stream's client has nothing more to say; whatever it sends is dropped.
+          ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+          if (ctx.channel().isWritable() && out != null) {
+            out.drained();
+          }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+          ctx.close();
+        }
+      });
+      channel.closeFuture().addListener(f -> release());
+      channel.write(Unpooled.wrappedBuffer(head.toString().getBytes(StandardCharsets.US_ASCII)), channel.voidPromise());
+    }
+
+    @Override
+    Object frame(byte[] payload) {
+      return Unpooled.wrappedBuffer(WireFormats.chunk(payload));
+    }
+
+    @Override
+    Object framed(byte[] bytes) {
+      return Unpooled.wrappedBuffer(bytes);
+    }
+
+    @Override
+    boolean chunked() {
+      return true;
+    }
+
+    @Override
+    public boolean writeQueueFull() {
+      return !channel.isWritable();
+    }
+
+    @Override
+    public void write(Object message) {
+      channel.write(message, channel.voidPromise());
+    }
+
+    @Override
+    public void flush() {
+      channel.flush();
+    }
+
+    @Override
+    void end(byte[] last) {
+      if (!channel.isActive()) {
+        return;
+      }
+      channel.write(Unpooled.wrappedBuffer(WireFormats.chunk(last)), channel.voidPromise());
+      channel.writeAndFlush(Unpooled.wrappedBuffer(LAST_CHUNK)).addListener(ChannelFutureListener.CLOSE);
+      // A client that reads nothing never lets the end through: then drop the connection.
+      channel.eventLoop().schedule(() -> {
+        channel.close();
+      }, FORCE_CLOSE_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    void forceClose() {
+      channel.close();
+    }
   }
 
-  private static Buffer concat(byte[][] blocks, int from, byte[][] prefixes) {
-    if (prefixes == null && blocks.length - from == 1) {
-      return wrap(blocks[from]);
+  /** A Vert.x response: HTTP/2 streams (and HTTP/1.0), which share or cannot keep their connection. */
+  private final class Vertx extends Wire {
+    private final HttpServerRequest request;
+    private final HttpServerResponse response;
+
+    Vertx(HttpServerRequest request) {
+      this.request = request;
+      this.response = request.response();
+      response.setChunked(true);
+      response.closeHandler(v -> release());
+      response.exceptionHandler(e -> release());
+      response.drainHandler(v -> out.drained());
     }
-    int size = 0;
-    for (int i = from; i < blocks.length; i++) {
-      size += blocks[i].length + (prefixes == null ? 0 : prefixes[i].length);
+
+    @Override
+    Object frame(byte[] payload) {
+      return BufferInternal.buffer(Unpooled.wrappedBuffer(payload));
     }
-    byte[] all = new byte[size];
-    int at = 0;
-    for (int i = from; i < blocks.length; i++) {
-      if (prefixes != null) {
-        System.arraycopy(prefixes[i], 0, all, at, prefixes[i].length);
-        at += prefixes[i].length;
+
+    @Override
+    Object framed(byte[] bytes) {
+      return frame(bytes);
+    }
+
+    @Override
+    boolean chunked() {
+      return false;
+    }
+
+    @Override
+    public boolean writeQueueFull() {
+      return response.writeQueueFull();
+    }
+
+    @Override
+    public void write(Object message) {
+      response.write((Buffer) message);
+    }
+
+    @Override
+    public void flush() {
+      // Vert.x flushes each write of a response itself.
+    }
+
+    @Override
+    void end(byte[] last) {
+      if (response.ended() || response.closed()) {
+        return;
       }
-      System.arraycopy(blocks[i], 0, all, at, blocks[i].length);
-      at += blocks[i].length;
+      long timer = loop.context().owner().setTimer(FORCE_CLOSE_MILLIS, id -> forceClose());
+      response.closeHandler(v -> loop.context().owner().cancelTimer(timer));
+      response.write(BufferInternal.buffer(Unpooled.wrappedBuffer(last)));
+      response.end().onComplete(ar -> loop.context().owner().cancelTimer(timer));
     }
-    return wrap(all);
+
+    @Override
+    void forceClose() {
+      if (response.closed()) {
+        return;
+      }
+      if (request.version() == io.vertx.core.http.HttpVersion.HTTP_2) {
+        response.reset();
+      } else {
+        request.connection().close();
+      }
+    }
   }
 }

@@ -18,7 +18,10 @@ import io.vertx.core.http.HttpServerResponse;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 
 /**
  * {@code GET /v1/sse}: Server-Sent Events over one or more topics. Everything that can be refused
@@ -36,8 +39,11 @@ public final class SseTransport {
   private final PushLoop loop;
   private final TidingsConfig.Push config;
   private final PushStats stats;
+  private final io.tidings.server.ops.Metrics metrics;
 
-  public SseTransport(Engine engine, PushLoop loop, TidingsConfig.Push config, PushStats stats) {
+  public SseTransport(Engine engine, PushLoop loop, TidingsConfig.Push config, PushStats stats,
+      io.tidings.server.ops.Metrics metrics) {
+    this.metrics = metrics;
     this.engine = engine;
     this.loop = loop;
     this.config = config;
@@ -54,20 +60,30 @@ public final class SseTransport {
     Position[] start = positions(since, topics.size(), lastEventId != null && !lastEventId.isBlank());
     HttpServerResponse response = request.response();
     resolve(request, topics, start, 0, () -> {
-      response.setStatusCode(200)
-          .putHeader(HttpHeaders.CONTENT_TYPE, EVENT_STREAM)
-          .putHeader(HttpHeaders.CACHE_CONTROL, NO_CACHE)
-          .putHeader(X_ACCEL_BUFFERING, NO);
       if (request.method() == HttpMethod.HEAD) {
-        response.end();
+        response.setStatusCode(200)
+            .putHeader(HttpHeaders.CONTENT_TYPE, EVENT_STREAM)
+            .putHeader(HttpHeaders.CACHE_CONTROL, NO_CACHE)
+            .putHeader(X_ACCEL_BUFFERING, NO)
+            .end();
         return;
       }
-      response.setChunked(true);
+      // The stream's headers: its own, and what CORS has already put on the response.
+      Map<String, String> headers = new LinkedHashMap<>();
+      response.headers().forEach(h -> headers.put(h.getKey().toLowerCase(Locale.ROOT), h.getValue()));
+      headers.put("content-type", EVENT_STREAM.toString());
+      headers.put("cache-control", NO_CACHE.toString());
+      headers.put("x-accel-buffering", NO.toString());
+      response.setStatusCode(200);
+      headers.forEach(response::putHeader);
       List<Cursor> from = new ArrayList<>(topics.size());
       for (int i = 0; i < topics.size(); i++) {
         from.add((Cursor) start[i]);
       }
-      new SseStream(loop, request, topics, notifyOnly, config, stats).start(from);
+      if (Hijack.possible(request)) {
+        metrics.request("/v1/sse", 200); // a Vert.x response counts itself when it ends
+      }
+      new SseStream(loop, topics, notifyOnly, config, stats).start(request, from, headers);
     });
   }
 

@@ -18,15 +18,22 @@ import java.util.List;
 final class WireFormats {
   private WireFormats() {}
 
-  /** WebSocket text frame payloads: {@code {"op":"event",...}}. */
-  static final EventEncoding<byte[][]> WS_FULL = perEvent(e -> wsEvent(e, true));
-  static final EventEncoding<byte[][]> WS_NOTIFY = perEvent(e -> wsEvent(e, false));
+  /**
+   * Complete WebSocket text frames (header and payload) of {@code {"op":"event",...}}: a server's
+   * frames are not masked, so the same bytes are valid on every connection.
+   */
+  static final EventEncoding<byte[][]> WS_FULL = perEvent(e -> wsFrame(wsEvent(e, true)));
+  static final EventEncoding<byte[][]> WS_NOTIFY = perEvent(e -> wsFrame(wsEvent(e, false)));
   /** SSE blocks without an id line, for streams whose id covers several topics. */
   static final EventEncoding<byte[][]> SSE_FULL = perEvent(e -> sseEvent(null, e, true));
   static final EventEncoding<byte[][]> SSE_NOTIFY = perEvent(e -> sseEvent(null, e, false));
   /** SSE blocks whose id is the event's own cursor, for single-topic streams. */
   static final EventEncoding<byte[][]> SSE_FULL_ID = perEvent(e -> sseEvent(e.cursor().encode(), e, true));
   static final EventEncoding<byte[][]> SSE_NOTIFY_ID = perEvent(e -> sseEvent(e.cursor().encode(), e, false));
+  /** The same as HTTP/1.1 chunks, for streams written straight to their socket. */
+  static final EventEncoding<byte[][]> SSE_FULL_ID_CHUNK = perEvent(e -> chunk(sseEvent(e.cursor().encode(), e, true)));
+  static final EventEncoding<byte[][]> SSE_NOTIFY_ID_CHUNK =
+      perEvent(e -> chunk(sseEvent(e.cursor().encode(), e, false)));
 
   private interface EventWriter {
     byte[] write(Event e);
@@ -44,6 +51,44 @@ final class WireFormats {
         return out;
       }
     };
+  }
+
+  /** An unmasked, final WebSocket text frame carrying {@code payload}. */
+  static byte[] wsFrame(byte[] payload) {
+    return frame(0x81, payload);
+  }
+
+  /** An unmasked, final WebSocket frame of the given first byte (FIN and opcode). */
+  static byte[] frame(int finAndOpcode, byte[] payload) {
+    int n = payload.length;
+    int header = n < 126 ? 2 : n < 65536 ? 4 : 10;
+    byte[] out = new byte[header + n];
+    out[0] = (byte) finAndOpcode;
+    if (n < 126) {
+      out[1] = (byte) n;
+    } else if (n < 65536) {
+      out[1] = 126;
+      out[2] = (byte) (n >>> 8);
+      out[3] = (byte) n;
+    } else {
+      out[1] = 127;
+      for (int i = 0; i < 8; i++) {
+        out[2 + i] = (byte) (((long) n) >>> (56 - 8 * i));
+      }
+    }
+    System.arraycopy(payload, 0, out, header, n);
+    return out;
+  }
+
+  /** {@code payload} as one HTTP/1.1 chunk: its size in hex, CRLF, the bytes, CRLF. */
+  static byte[] chunk(byte[] payload) {
+    byte[] size = (Integer.toHexString(payload.length) + "\r\n").getBytes(StandardCharsets.US_ASCII);
+    byte[] out = new byte[size.length + payload.length + 2];
+    System.arraycopy(size, 0, out, 0, size.length);
+    System.arraycopy(payload, 0, out, size.length, payload.length);
+    out[out.length - 2] = '\r';
+    out[out.length - 1] = '\n';
+    return out;
   }
 
   static byte[] wsEvent(Event e, boolean withData) {

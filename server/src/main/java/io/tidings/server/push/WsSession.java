@@ -2,7 +2,20 @@ package io.tidings.server.push;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.util.ReferenceCountUtil;
 import io.tidings.core.AppendResult;
 import io.tidings.core.Cursor;
 import io.tidings.core.Engine;
@@ -21,11 +34,6 @@ import io.tidings.server.http.Responses;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.EventParser;
 import io.vertx.core.Future;
-import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.ServerWebSocket;
-import io.vertx.core.http.WebSocketFrame;
-import io.vertx.core.http.WebSocketFrameType;
-import io.vertx.core.http.impl.ws.WebSocketFrameImpl;
 import java.io.IOException;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -34,17 +42,21 @@ import java.util.Map;
 
 /**
  * One WebSocket connection speaking the JSON protocol of {@code docs/websocket-protocol.md}: any
- * number of topic subscriptions, publishing, token refresh and pings. Loop-confined.
+ * number of topic subscriptions, publishing, token refresh and pings. It is the last handler of the
+ * connection's Netty pipeline (after the frame decoder and aggregator), and loop-confined.
  */
-final class WsSession implements Sink, PushConnection {
+final class WsSession extends ChannelInboundHandlerAdapter implements Sink, PushConnection {
   static final short SLOW_CONSUMER = 4008;
   static final short RESTART = 1012;
   static final short UNSUPPORTED = 1003;
   static final short GOING_AWAY = 1001;
+  static final short TOO_BIG = 1009;
+  private static final long CLOSE_WAIT_MILLIS = 5_000;
+  private static final byte[] PING = WireFormats.frame(0x89, new byte[0]);
   private static final int MAX_ID_LENGTH = 128;
 
   private final PushLoop loop;
-  private final ServerWebSocket ws;
+  private Channel channel;
   private final Engine engine;
   private final EventParser parser;
   private final Metrics metrics;
@@ -57,14 +69,14 @@ final class WsSession implements Sink, PushConnection {
   private long lastPing;
   private int pendingPublishes;
   private boolean closed;
+  private boolean closeSent;
 
   /** A subscribe request and the feed serving it. */
   private record Subscription(JsonNode id, Feed feed) {}
 
-  WsSession(PushLoop loop, ServerWebSocket ws, Engine engine, EventParser parser, Metrics metrics,
-      TidingsConfig.Push config, PushStats stats) {
+  WsSession(PushLoop loop, Engine engine, EventParser parser, Metrics metrics, TidingsConfig.Push config,
+      PushStats stats) {
     this.loop = loop;
-    this.ws = ws;
     this.engine = engine;
     this.parser = parser;
     this.metrics = metrics;
@@ -73,28 +85,83 @@ final class WsSession implements Sink, PushConnection {
     this.out = new Outbound(new Outbound.Socket() {
       @Override
       public boolean writeQueueFull() {
-        return ws.writeQueueFull();
+        return !channel.isWritable();
       }
 
       @Override
       public void write(Object message) {
-        ws.writeFrame((WebSocketFrame) message);
+        channel.write(message, channel.voidPromise());
+      }
+
+      @Override
+      public void flush() {
+        channel.flush();
       }
     }, config.outbound.maxBytes, config.outbound.maxMessages);
   }
 
-  void start() {
+  /** Starts the session on {@code channel}, whose pipeline already ends with this handler. */
+  void start(Channel channel) {
+    this.channel = channel;
     long now = System.currentTimeMillis();
     lastRead = now;
     lastPing = now;
-    ws.textMessageHandler(this::onText);
-    ws.binaryMessageHandler(b -> close(UNSUPPORTED, "binary frames are not supported; send JSON text"));
-    ws.pongHandler(b -> lastRead = System.currentTimeMillis());
-    ws.drainHandler(v -> out.drained());
-    ws.closeHandler(v -> release());
-    ws.exceptionHandler(e -> release());
     loop.add(this);
     stats.wsConnections.incrementAndGet();
+    channel.closeFuture().addListener(f -> release());
+  }
+
+  // ---- Netty events
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    try {
+      lastRead = System.currentTimeMillis();
+      if (msg instanceof TextWebSocketFrame text) {
+        onText(text.text());
+      } else if (msg instanceof PingWebSocketFrame ping) {
+        channel.writeAndFlush(new PongWebSocketFrame(ping.content().retain()), channel.voidPromise());
+      } else if (msg instanceof CloseWebSocketFrame close) {
+        if (closeSent) {
+          channel.close();
+        } else {
+          // The client closes: answer with its code, as RFC 6455 asks, then hang up.
+          release();
+          closeSent = true;
+          int code = close.statusCode() > 0 ? close.statusCode() : 1000;
+          channel.writeAndFlush(new CloseWebSocketFrame(code, null)).addListener(ChannelFutureListener.CLOSE);
+        }
+      } else if (msg instanceof BinaryWebSocketFrame || msg instanceof ContinuationWebSocketFrame) {
+        close(UNSUPPORTED, "binary frames are not supported; send JSON text");
+      }
+      // Pongs only prove the peer is alive; anything else (stray bytes) is dropped.
+    } finally {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (ctx.channel().isWritable()) {
+      out.drained();
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    if (cause instanceof TooLongFrameException) {
+      close(TOO_BIG, "message too big; the limit is " + config.ws.maxFrameSize + " bytes");
+    } else {
+      // Protocol violations were answered by the decoder; I/O errors end the connection.
+      release();
+      ctx.close();
+    }
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    release();
   }
 
   // ---- client -> server
@@ -219,12 +286,12 @@ final class WsSession implements Sink, PushConnection {
     pendingPublishes++;
     if (pendingPublishes >= config.ws.maxPendingPublishes) {
       // Backpressure on the publisher: read no more frames until the store catches up.
-      ws.pause();
+      channel.config().setAutoRead(false);
     }
     long started = System.nanoTime();
     Future.fromCompletionStage(engine.append(topic, events), loop.context()).onComplete(ar -> {
       if (pendingPublishes-- == config.ws.maxPendingPublishes && !closed) {
-        ws.resume();
+        channel.config().setAutoRead(true);
       }
       if (closed) {
         return;
@@ -312,8 +379,9 @@ final class WsSession implements Sink, PushConnection {
   public void events(Feed feed, EventBatch batch, int from) {
     byte[][] frames = batch.encoded(feed.notifyOnly() ? WireFormats.WS_NOTIFY : WireFormats.WS_FULL);
     for (int i = from; i < frames.length && !closed; i++) {
-      send(frames[i]);
+      offer(frames[i]);
     }
+    out.flush();
   }
 
   @Override
@@ -325,8 +393,10 @@ final class WsSession implements Sink, PushConnection {
   public void state(Feed feed, List<StateEntry> entries, Cursor previous, Cursor continueAt) {
     for (int i = 0; i < entries.size() && !closed; i++) {
       boolean last = continueAt != null && i == entries.size() - 1;
-      send(WireFormats.putJson(feed.topic(), entries.get(i), last ? continueAt : previous, !feed.notifyOnly(), "event"));
+      offer(WireFormats.wsFrame(
+          WireFormats.putJson(feed.topic(), entries.get(i), last ? continueAt : previous, !feed.notifyOnly(), "event")));
     }
+    out.flush();
   }
 
   @Override
@@ -366,7 +436,7 @@ final class WsSession implements Sink, PushConnection {
     }
     if (now - lastPing >= config.ws.pingInterval.toMillis()) {
       lastPing = now;
-      ws.writePing(Buffer.buffer());
+      channel.writeAndFlush(Unpooled.wrappedBuffer(PING), channel.voidPromise());
     }
   }
 
@@ -403,23 +473,35 @@ final class WsSession implements Sink, PushConnection {
     }
   }
 
+  /** Sends one message (a JSON payload) now. */
   private void send(byte[] payload) {
+    offer(WireFormats.wsFrame(payload));
+    out.flush();
+  }
+
+  /** Queues one complete frame; the caller flushes. */
+  private void offer(byte[] frame) {
     if (closed) {
       return;
     }
-    WebSocketFrame frame = new WebSocketFrameImpl(WebSocketFrameType.TEXT, Unpooled.wrappedBuffer(payload), true);
-    if (!out.offer(frame, payload.length)) {
+    if (!out.offer(Unpooled.wrappedBuffer(frame), frame.length)) {
       stats.wsSlow.increment();
       close(SLOW_CONSUMER, "slow consumer; reconnect and resume from your last cursor");
     }
   }
 
+  /** Starts the closing handshake: the close frame goes after what is already queued in the socket. */
   private void close(short code, String reason) {
     if (closed) {
       return;
     }
     release();
-    ws.close(code, reason);
+    closeSent = true;
+    channel.writeAndFlush(new CloseWebSocketFrame(code, reason));
+    // The client answers with its own close frame; one that does not is cut off.
+    channel.eventLoop().schedule(() -> {
+      channel.close();
+    }, CLOSE_WAIT_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
   private void release() {

@@ -1,5 +1,12 @@
 package io.tidings.server.push;
 
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.handler.codec.http.websocketx.Utf8FrameValidator;
+import io.netty.handler.codec.http.websocketx.WebSocket13FrameDecoder;
+import io.netty.handler.codec.http.websocketx.WebSocket13FrameEncoder;
+import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
+import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
 import io.tidings.core.Engine;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.ApiException;
@@ -9,11 +16,19 @@ import io.tidings.server.publish.EventParser;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Base64;
 
-/** {@code GET /v1/ws}: upgrades to a WebSocket and hands it to a {@link WsSession}. */
+/**
+ * {@code GET /v1/ws}: checks the opening handshake (RFC 6455), answers {@code 101}, and turns the
+ * connection into a bare Netty pipeline (frame decoder, UTF-8 check, aggregator, {@link WsSession}).
+ */
 public final class WsTransport {
   /** The subprotocol a client may ask for; the server speaks it whether asked or not. */
   public static final String SUBPROTOCOL = "tidings.v1";
+  private static final String ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
   private final Engine engine;
   private final PushLoop loop;
@@ -35,19 +50,75 @@ public final class WsTransport {
   public void handle(HttpServerRequest request) {
     HttpServerResponse response = request.response();
     String upgrade = request.getHeader(HttpHeaders.UPGRADE);
-    if (upgrade == null || !upgrade.equalsIgnoreCase("websocket")) {
+    if (upgrade == null || !upgrade.equalsIgnoreCase("websocket") || !Hijack.possible(request)) {
       response.putHeader(HttpHeaders.UPGRADE, "websocket");
       Responses.error(response, new ApiException(426, "upgrade_required",
-          "this endpoint speaks WebSocket: send an Upgrade: websocket request"));
+          "this endpoint speaks WebSocket: send an HTTP/1.1 request with Upgrade: websocket"));
       return;
     }
-    request.toWebSocket().onComplete(ar -> {
-      if (ar.failed()) {
-        Responses.error(response, ApiException.badRequest("invalid_upgrade",
-            "the WebSocket handshake failed: " + ar.cause().getMessage()));
-        return;
+    if (!hasToken(request.getHeader(HttpHeaders.CONNECTION), "upgrade")) {
+      throw ApiException.badRequest("invalid_upgrade", "a WebSocket handshake needs Connection: Upgrade");
+    }
+    if (!"13".equals(request.getHeader("Sec-WebSocket-Version"))) {
+      response.putHeader("Sec-WebSocket-Version", "13");
+      Responses.error(response, new ApiException(426, "upgrade_required", "only WebSocket version 13 is spoken"));
+      return;
+    }
+    String key = request.getHeader("Sec-WebSocket-Key");
+    if (key == null || !validKey(key.trim())) {
+      throw ApiException.badRequest("invalid_upgrade", "Sec-WebSocket-Key must be 16 bytes in base64");
+    }
+    boolean subprotocol = hasToken(request.getHeader("Sec-WebSocket-Protocol"), SUBPROTOCOL);
+    StringBuilder head = new StringBuilder(160)
+        .append("HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n")
+        .append("sec-websocket-accept: ").append(accept(key.trim())).append("\r\n");
+    if (subprotocol) {
+      head.append("sec-websocket-protocol: ").append(SUBPROTOCOL).append("\r\n");
+    }
+    head.append("\r\n");
+
+    int maxFrame = (int) config.ws.maxFrameSize;
+    WebSocketDecoderConfig decoding = WebSocketDecoderConfig.newBuilder()
+        .expectMaskedFrames(true)
+        .allowExtensions(false)
+        .maxFramePayloadLength(maxFrame)
+        .closeOnProtocolViolation(true)
+        .build();
+    WsSession session = new WsSession(loop, engine, parser, metrics, config, stats);
+    metrics.request("/v1/ws", 101);
+    Channel channel = Hijack.take(request, new WebSocket13FrameDecoder(decoding), new WebSocket13FrameEncoder(false),
+        new Utf8FrameValidator(true), new WebSocketFrameAggregator(maxFrame), session);
+    channel.writeAndFlush(Unpooled.wrappedBuffer(head.toString().getBytes(StandardCharsets.US_ASCII)),
+        channel.voidPromise());
+    session.start(channel);
+  }
+
+  private static boolean hasToken(String header, String token) {
+    if (header == null) {
+      return false;
+    }
+    for (String part : header.split(",")) {
+      if (part.trim().equalsIgnoreCase(token)) {
+        return true;
       }
-      new WsSession(loop, ar.result(), engine, parser, metrics, config, stats).start();
-    });
+    }
+    return false;
+  }
+
+  private static boolean validKey(String key) {
+    try {
+      return Base64.getDecoder().decode(key).length == 16;
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+  }
+
+  static String accept(String key) {
+    try {
+      MessageDigest sha1 = MessageDigest.getInstance("SHA-1");
+      return Base64.getEncoder().encodeToString(sha1.digest((key + ACCEPT_GUID).getBytes(StandardCharsets.US_ASCII)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-1 is missing from this JVM", e);
+    }
   }
 }
