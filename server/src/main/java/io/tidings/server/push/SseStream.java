@@ -82,6 +82,20 @@ final class SseStream implements Sink, PushConnection {
     loop.add(this);
     stats.sseConnections.incrementAndGet();
     send(("retry: " + retryMillis() + "\n\n").getBytes(StandardCharsets.US_ASCII));
+    // The start position as an id, on an event with data (clients ignore an id-only block): a
+    // stream that began at "now" and drops before its first event resumes from here, not from a
+    // later "now" that would skip what was published in between.
+    String start = StreamCursor.encode(from);
+    send(WireFormats.sseBlock(start, "subscribed", Json.bytes(gen -> {
+      gen.writeStartObject();
+      gen.writeArrayFieldStart("topics");
+      for (String t : topics) {
+        gen.writeString(t);
+      }
+      gen.writeEndArray();
+      gen.writeStringField("cursor", start);
+      gen.writeEndObject();
+    })));
     for (String topic : topics) {
       feeds.add(loop.hub().feed(topic, notifyOnly, this));
     }
