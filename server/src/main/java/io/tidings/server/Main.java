@@ -3,6 +3,7 @@ package io.tidings.server;
 import io.tidings.server.cli.PollCommand;
 import io.tidings.server.cli.PublishCommand;
 import io.tidings.server.cli.ServeCommand;
+import io.tidings.server.cli.SubscribeCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -12,7 +13,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "A change-delivery hub: durable, ordered topic logs delivered over push and pull.",
-    subcommands = {ServeCommand.class, PublishCommand.class, PollCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {ServeCommand.class, PublishCommand.class, PollCommand.class, SubscribeCommand.class,
+        CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec
   CommandLine.Model.CommandSpec spec;
