@@ -120,7 +120,11 @@ public final class TidingsServer implements AutoCloseable {
           sqlite, SqliteEngine::commits);
     }
     int loops = config.server.eventLoops > 0 ? config.server.eventLoops : Runtime.getRuntime().availableProcessors();
-    vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops));
+    vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops)
+        .setPreferNativeTransport(config.server.nativeTransport));
+    if (config.server.nativeTransport && !vertx.isNativeTransportEnabled()) {
+      LOG.info("native transport unavailable here ({}); using Java NIO", vertx.unavailableNativeTransportCause());
+    }
     vertx.setPeriodic(60_000, id -> rates.forgetIdle());
     scraper = vertx.createSharedWorkerExecutor("tidings-metrics", 1);
     HttpServerOptions options = httpOptions(config.server, config.push);
