@@ -32,6 +32,7 @@ final class Outbound {
   private List<Runnable> waiting;
   private long blockedSince;
   private boolean closed;
+  private boolean unflushed;
 
   Outbound(Socket socket, long maxBytes, int maxMessages) {
     this.socket = socket;
@@ -67,8 +68,25 @@ final class Outbound {
 
   /** Flushes what was written since the last flush. */
   void flush() {
+    unflushed = false;
     if (!closed) {
       socket.flush();
+    }
+  }
+
+  /** Marks a flush as pending; true when it was not already. */
+  boolean markUnflushed() {
+    if (unflushed) {
+      return false;
+    }
+    unflushed = true;
+    return true;
+  }
+
+  /** Runs a pending flush. */
+  void flushNow() {
+    if (unflushed) {
+      flush();
     }
   }
 

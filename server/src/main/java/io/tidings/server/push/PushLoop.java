@@ -16,6 +16,8 @@ public final class PushLoop {
   private final Context context;
   private final HubLoop hub;
   private final Set<PushConnection> connections = new LinkedHashSet<>();
+  private final List<Outbound> unflushed = new ArrayList<>();
+  private boolean flushScheduled;
   private long sweeper = -1;
 
   public PushLoop(Hub hub, Context context) {
@@ -42,6 +44,28 @@ public final class PushLoop {
 
   void remove(PushConnection connection) {
     connections.remove(connection);
+  }
+
+  /**
+   * Flushes {@code out} once the loop has run the tasks already queued: when deliveries pile up
+   * (a burst of publishes), a connection gets one write for all of them instead of one each.
+   */
+  void flushSoon(Outbound out) {
+    if (out.markUnflushed()) {
+      unflushed.add(out);
+    }
+    if (!flushScheduled) {
+      flushScheduled = true;
+      context.runOnContext(v -> flushAll());
+    }
+  }
+
+  private void flushAll() {
+    flushScheduled = false;
+    for (Outbound out : unflushed) {
+      out.flushNow();
+    }
+    unflushed.clear();
   }
 
   /** Push connections open on this loop. */

@@ -140,7 +140,7 @@ final class SseStream implements Sink, PushConnection {
         offer(wire.frame(block), block.length);
       }
     }
-    out.flush();
+    loop.flushSoon(out);
   }
 
   @Override
@@ -172,7 +172,7 @@ final class SseStream implements Sink, PushConnection {
       byte[] block = WireFormats.sseBlock(last ? finalId : null, "put", json);
       offer(wire.frame(block), block.length);
     }
-    out.flush();
+    loop.flushSoon(out);
   }
 
   @Override

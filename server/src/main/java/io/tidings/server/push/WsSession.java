@@ -178,6 +178,11 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
       close(UNSUPPORTED, "frames must be JSON");
       return;
     }
+    if (frame == null || frame.isMissingNode()) {
+      // An empty (or blank) frame holds no JSON at all.
+      close(UNSUPPORTED, "frames must be JSON");
+      return;
+    }
     JsonNode id = null;
     try {
       if (frame == null || !frame.isObject()) {
@@ -381,7 +386,7 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
     for (int i = from; i < frames.length && !closed; i++) {
       offer(frames[i]);
     }
-    out.flush();
+    loop.flushSoon(out);
   }
 
   @Override
@@ -396,7 +401,7 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
       offer(WireFormats.wsFrame(
           WireFormats.putJson(feed.topic(), entries.get(i), last ? continueAt : previous, !feed.notifyOnly(), "event")));
     }
-    out.flush();
+    loop.flushSoon(out);
   }
 
   @Override

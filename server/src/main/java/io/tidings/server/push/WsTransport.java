@@ -86,7 +86,9 @@ public final class WsTransport {
         .build();
     WsSession session = new WsSession(loop, engine, parser, metrics, config, stats);
     metrics.request("/v1/ws", 101);
-    Channel channel = Hijack.take(request, new WebSocket13FrameDecoder(decoding), new WebSocket13FrameEncoder(false),
+    // The encoder goes before the decoder: the close frame the decoder writes on a protocol violation
+    // (1009 for a frame over the limit, 1002) travels towards the socket from the decoder's place.
+    Channel channel = Hijack.take(request, new WebSocket13FrameEncoder(false), new WebSocket13FrameDecoder(decoding),
         new Utf8FrameValidator(true), new WebSocketFrameAggregator(maxFrame), session);
     channel.writeAndFlush(Unpooled.wrappedBuffer(head.toString().getBytes(StandardCharsets.US_ASCII)),
         channel.voidPromise());
