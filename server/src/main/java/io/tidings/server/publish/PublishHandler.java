@@ -1,5 +1,8 @@
 package io.tidings.server.publish;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import java.io.IOException;
+
 import io.tidings.core.AppendResult;
 import io.tidings.core.Cursor;
 import io.tidings.core.Engine;
@@ -15,6 +18,7 @@ import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import java.io.IOException;
 import java.util.List;
 import java.util.Locale;
 
@@ -75,26 +79,34 @@ public final class PublishHandler {
   }
 
   private static Buffer body(String topic, AppendResult result) {
-    String epoch = result.head().epoch();
     return Json.encode(gen -> {
       gen.writeStartObject();
-      gen.writeStringField("topic", topic);
-      gen.writeStringField("cursor", new Cursor(epoch, result.lastOffset()).encode());
-      gen.writeArrayFieldStart("events");
-      for (AppendResult.Outcome o : result.outcomes()) {
-        gen.writeStartObject();
-        if (o.id() != null) {
-          gen.writeStringField("id", o.id());
-        } else {
-          gen.writeNullField("id");
-        }
-        gen.writeNumberField("offset", o.offset());
-        gen.writeStringField("cursor", new Cursor(epoch, o.offset()).encode());
-        gen.writeBooleanField("duplicate", o.duplicate());
-        gen.writeEndObject();
-      }
-      gen.writeEndArray();
+      writeOutcome(gen, topic, result);
       gen.writeEndObject();
     });
+  }
+
+  /**
+   * Writes the fields of a publish answer, {@code "topic","cursor","events":[{id, offset, cursor,
+   * duplicate}]}, into an object the caller has started (every transport answers a publish alike).
+   */
+  public static void writeOutcome(JsonGenerator gen, String topic, AppendResult result) throws IOException {
+    String epoch = result.head().epoch();
+    gen.writeStringField("topic", topic);
+    gen.writeStringField("cursor", new Cursor(epoch, result.lastOffset()).encode());
+    gen.writeArrayFieldStart("events");
+    for (AppendResult.Outcome o : result.outcomes()) {
+      gen.writeStartObject();
+      if (o.id() != null) {
+        gen.writeStringField("id", o.id());
+      } else {
+        gen.writeNullField("id");
+      }
+      gen.writeNumberField("offset", o.offset());
+      gen.writeStringField("cursor", new Cursor(epoch, o.offset()).encode());
+      gen.writeBooleanField("duplicate", o.duplicate());
+      gen.writeEndObject();
+    }
+    gen.writeEndArray();
   }
 }

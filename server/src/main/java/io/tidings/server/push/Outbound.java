@@ -124,7 +124,11 @@ final class Outbound {
     return writable;
   }
 
+  /** Runs {@code task} once the socket takes more (now, if it does); never, once closed. */
   void whenWritable(Runnable task) {
+    if (closed) {
+      return;
+    }
     if (writable()) {
       task.run();
       return;
@@ -133,6 +137,11 @@ final class Outbound {
       waiting = new ArrayList<>(2);
     }
     waiting.add(task);
+  }
+
+  /** Whether the socket has refused to take more for longer than {@code limitMillis}. */
+  boolean stalled(long now, long limitMillis) {
+    return stalledFor(now) > limitMillis;
   }
 
   /** How long the socket has refused to take more, in milliseconds (0 while it keeps up). */

@@ -192,14 +192,12 @@ final class SseStream implements Sink, PushConnection {
 
   @Override
   public boolean writable() {
-    return !finished && out.writable();
+    return out.writable();
   }
 
   @Override
   public void whenWritable(Runnable task) {
-    if (!finished) {
-      out.whenWritable(task);
-    }
+    out.whenWritable(task);
   }
 
   @Override
@@ -207,7 +205,7 @@ final class SseStream implements Sink, PushConnection {
     if (finished) {
       return;
     }
-    if (out.stalledFor(now) > config.outbound.stallTimeout.toMillis()) {
+    if (out.stalled(now, config.outbound.stallTimeout.toMillis())) {
       stats.stalled.increment();
       finish();
       wire.forceClose();

@@ -33,6 +33,7 @@ import io.tidings.server.http.Json;
 import io.tidings.server.http.Responses;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.EventParser;
+import io.tidings.server.publish.PublishHandler;
 import io.vertx.core.Future;
 import java.io.IOException;
 import java.util.HashMap;
@@ -308,26 +309,10 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
       }
       AppendResult result = ar.result();
       metrics.published(result.appended().size(), System.nanoTime() - started);
-      String epoch = result.head().epoch();
       reply(gen -> {
         gen.writeStringField("op", "published");
         writeId(gen, id);
-        gen.writeStringField("topic", topic);
-        gen.writeStringField("cursor", new Cursor(epoch, result.lastOffset()).encode());
-        gen.writeArrayFieldStart("events");
-        for (AppendResult.Outcome o : result.outcomes()) {
-          gen.writeStartObject();
-          if (o.id() != null) {
-            gen.writeStringField("id", o.id());
-          } else {
-            gen.writeNullField("id");
-          }
-          gen.writeNumberField("offset", o.offset());
-          gen.writeStringField("cursor", new Cursor(epoch, o.offset()).encode());
-          gen.writeBooleanField("duplicate", o.duplicate());
-          gen.writeEndObject();
-        }
-        gen.writeEndArray();
+        PublishHandler.writeOutcome(gen, topic, result);
       });
     });
   }
@@ -415,14 +400,12 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
 
   @Override
   public boolean writable() {
-    return !closed && out.writable();
+    return out.writable();
   }
 
   @Override
   public void whenWritable(Runnable task) {
-    if (!closed) {
-      out.whenWritable(task);
-    }
+    out.whenWritable(task);
   }
 
   @Override
@@ -430,7 +413,7 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
     if (closed) {
       return;
     }
-    if (out.stalledFor(now) > config.outbound.stallTimeout.toMillis()) {
+    if (out.stalled(now, config.outbound.stallTimeout.toMillis())) {
       stats.stalled.increment();
       close(GOING_AWAY, "the connection took nothing for too long");
       return;
