@@ -33,6 +33,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.transport.Transport;
 import io.vertx.core.net.PemKeyCertOptions;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -63,6 +64,7 @@ public final class TidingsServer implements AutoCloseable {
   private Vertx vertx;
   private WorkerExecutor scraper;
   private int port;
+  private Transport transport;
   private volatile boolean draining;
   private boolean closed;
 
@@ -120,11 +122,8 @@ public final class TidingsServer implements AutoCloseable {
           sqlite, SqliteEngine::commits);
     }
     int loops = config.server.eventLoops > 0 ? config.server.eventLoops : Runtime.getRuntime().availableProcessors();
-    vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops)
-        .setPreferNativeTransport(config.server.nativeTransport));
-    if (config.server.nativeTransport && !vertx.isNativeTransportEnabled()) {
-      LOG.info("native transport unavailable here ({}); using Java NIO", vertx.unavailableNativeTransportCause());
-    }
+    transport = transport(config.server.transport);
+    vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(loops)).withTransport(transport).build();
     vertx.setPeriodic(60_000, id -> rates.forgetIdle());
     scraper = vertx.createSharedWorkerExecutor("tidings-metrics", 1);
     HttpServerOptions options = httpOptions(config.server, config.push);
@@ -132,8 +131,21 @@ public final class TidingsServer implements AutoCloseable {
     port = deployListeners(options, config.server.port == 0 ? -1 : config.server.port, loops);
     String scheme = config.server.tls != null ? "https" : "http";
     String where = config.store.kind.equals("sqlite") ? " at " + Path.of(config.store.path).toAbsolutePath().normalize() : "";
-    LOG.info("Tidings listening on {}://{}:{} (store: {}{})", scheme, hostForUrl(config.server.host), port,
-        config.store.kind, where);
+    LOG.info("Tidings listening on {}://{}:{} (store: {}{}; transport: {})", scheme, hostForUrl(config.server.host),
+        port, config.store.kind, where, transport.name());
+  }
+
+  private static Transport transport(String name) {
+    Transport wanted = switch (name) {
+      case "io_uring" -> Transport.IO_URING;
+      case "nio" -> Transport.NIO;
+      default -> Transport.EPOLL;
+    };
+    if (wanted != Transport.NIO && !wanted.available()) {
+      LOG.info("the {} transport is unavailable here ({}); using Java NIO", name, wanted.unavailabilityCause());
+      return Transport.NIO;
+    }
+    return wanted;
   }
 
   private int deployListeners(HttpServerOptions options, int wanted, int loops) {

@@ -203,6 +203,8 @@ public final class ConfigLoader {
     check(positive(pi.rateWindow), "pull.poll_interval.rate_window must be positive");
     check(pi.jitter >= 0 && pi.jitter < 1, "pull.poll_interval.jitter must be 0 to below 1");
     check(pi.busyWaiting > 0, "pull.poll_interval.busy_waiting must be positive");
+    check(java.util.Set.of("epoll", "io_uring", "nio").contains(c.server.transport),
+        "server.transport must be epoll, io_uring or nio");
     TidingsConfig.Push push = c.push;
     check(push.catchUpPage >= 1 && push.catchUpPage <= 10_000, "push.catch_up_page must be 1..10000");
     check(push.outbound.maxBytes >= 4096 && push.outbound.maxBytes <= (1L << 30),

@@ -30,8 +30,8 @@ public final class TidingsConfig {
     public long maxHeaderSize = 16 << 10;
     public Duration idleTimeout = Duration.ofMinutes(5);
     public Tls tls;
-    /** Use Linux's epoll through JNI when it loads (it falls back to Java NIO otherwise). */
-    public boolean nativeTransport = true;
+    /** epoll (default), io_uring or nio; a native one that does not load falls back to nio. */
+    public String transport = "epoll";
     /** Origins whose browser pages may call the API; absent means any origin. */
     public List<String> allowedOrigins;
   }
