@@ -5,6 +5,7 @@ import io.tidings.core.EngineUnavailableException;
 import io.tidings.core.Event;
 import io.tidings.core.Position;
 import io.tidings.core.ReadResult;
+import io.tidings.core.StateEntry;
 import io.tidings.core.StatePage;
 import io.tidings.core.TopicHead;
 import java.util.List;
@@ -21,6 +22,9 @@ import java.util.List;
  */
 public final class Feed {
   private enum Phase { RESOLVING, CATCHING_UP, RESETTING, LIVE, CLOSED }
+
+  /** Catch-up hands the sink at most about this much at once before checking it can take more. */
+  private static final int SLICE_BYTES = 32 * 1024;
 
   private final HubLoop loop;
   private final String topic;
@@ -235,11 +239,53 @@ public final class Feed {
       return;
     }
     if (!events.isEmpty()) {
-      deliver(new EventBatch(head, events), 0);
+      reading = true;
+      deliverPage(head, events, 0);
+      return;
+    }
+    afterPage(head);
+  }
+
+  /**
+   * Hands a page read from the store to the sink a slice at a time, waiting while it cannot take
+   * more: a page of large events must not overflow the connection's queue (a client that keeps up
+   * would be disconnected as a slow consumer) nor sit in memory as one huge write. {@code reading}
+   * stays set meanwhile, so no other read starts.
+   */
+  private void deliverPage(TopicHead head, List<Event> events, int from) {
+    int at = from;
+    while (at < events.size()) {
       if (phase != Phase.CATCHING_UP) {
+        reading = false;
         return;
       }
+      if (!sink.writable()) {
+        int resume = at;
+        sink.whenWritable(() -> deliverPage(head, events, resume));
+        return;
+      }
+      int end = sliceEnd(events, at);
+      deliver(new EventBatch(head, at == 0 && end == events.size() ? events : events.subList(at, end)), 0);
+      at = end;
     }
+    reading = false;
+    if (phase == Phase.CATCHING_UP) {
+      afterPage(head);
+    }
+  }
+
+  /** The end of a slice from {@code from}: about {@value #SLICE_BYTES} bytes of events, at least one. */
+  private static int sliceEnd(List<Event> events, int from) {
+    long bytes = 0;
+    int i = from;
+    while (i < events.size() && bytes < SLICE_BYTES) {
+      Event e = events.get(i++);
+      bytes += 160 + (e.data() == null ? 0 : e.data().length()) + (e.key() == null ? 0 : e.key().length());
+    }
+    return i;
+  }
+
+  private void afterPage(TopicHead head) {
     if (position < head.lastOffset() || liveSeen > position) {
       // A task rather than a call: a long history must not deepen the stack.
       loop.execute(this::step);
@@ -304,8 +350,36 @@ public final class Feed {
     if (phase != Phase.RESETTING) {
       return;
     }
-    if (!page.entries().isEmpty() || last) {
-      sink.state(this, page.entries(), previous, last ? resumeAt : null);
+    if (page.entries().isEmpty() && last) {
+      sink.state(this, page.entries(), previous, resumeAt);
+    }
+    deliverState(previous, reason, page, resumeAt, 0);
+  }
+
+  /** Hands a state page to the sink a slice at a time, waiting while it cannot take more (as {@link #deliverPage}). */
+  private void deliverState(Cursor previous, String reason, StatePage page, Cursor resumeAt, int from) {
+    List<StateEntry> entries = page.entries();
+    boolean last = page.nextKey() == null;
+    int at = from;
+    while (at < entries.size()) {
+      if (phase != Phase.RESETTING) {
+        return;
+      }
+      if (!sink.writable()) {
+        int resume = at;
+        sink.whenWritable(() -> deliverState(previous, reason, page, resumeAt, resume));
+        return;
+      }
+      int end = at;
+      long bytes = 0;
+      while (end < entries.size() && bytes < SLICE_BYTES) {
+        StateEntry e = entries.get(end++);
+        bytes += 160 + e.key().length() + (e.data() == null ? 0 : e.data().length());
+      }
+      boolean lastSlice = last && end == entries.size();
+      sink.state(this, at == 0 && end == entries.size() ? entries : entries.subList(at, end), previous,
+          lastSlice ? resumeAt : null);
+      at = end;
     }
     if (phase != Phase.RESETTING) {
       return;

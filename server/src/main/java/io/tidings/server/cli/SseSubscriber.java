@@ -124,7 +124,8 @@ final class SseSubscriber implements SubscribeCommand.Connection {
         return retry("the stream broke (" + describe(t) + ")", 0, streamed);
       }
       SseParser.Event event = parser.line((String) item);
-      if (event != null) {
+      // The opening "subscribed" event only carries the start position (kept as the last id).
+      if (event != null && !event.type().equals("subscribed")) {
         boolean printed = event.type().equals("reset") ? out.resetData(event.data()) : out.eventData(event.data());
         if (!printed) {
           System.err.println("tidings: ignored an event whose data is not a JSON object: " + abbreviate(event.data()));

@@ -123,7 +123,7 @@ public final class TidingsConfig {
   /** What one push connection may have queued before it counts as a slow consumer. */
   public static final class Outbound {
     @JsonDeserialize(using = SizeDeserializer.class)
-    public long maxBytes = 512 << 10;
+    public long maxBytes = 2 << 20;
     public int maxMessages = 4096;
     /** A connection whose socket accepts nothing for this long is closed as dead. */
     public Duration stallTimeout = Duration.ofSeconds(60);

@@ -33,6 +33,8 @@ final class Outbound {
   private long blockedSince;
   private boolean closed;
   private boolean unflushed;
+  /** Whether {@link #offer} wrote to the socket since the last flush. */
+  private boolean wroteSinceFlush;
 
   Outbound(Socket socket, long maxBytes, int maxMessages) {
     this.socket = socket;
@@ -48,9 +50,19 @@ final class Outbound {
     if (closed) {
       return true;
     }
-    if ((queue == null || queue.isEmpty()) && !socket.writeQueueFull()) {
-      socket.write(message);
-      return true;
+    if (queue == null || queue.isEmpty()) {
+      if (wroteSinceFlush && socket.writeQueueFull()) {
+        // The socket's buffer is full of writes not flushed yet (flushes are deferred so that a
+        // burst coalesces): hand them to the kernel now, which makes room for a connection that
+        // keeps up, instead of queueing and counting it as slow for one large burst.
+        socket.flush();
+        wroteSinceFlush = false;
+      }
+      if (!socket.writeQueueFull()) {
+        socket.write(message);
+        wroteSinceFlush = true;
+        return true;
+      }
     }
     if (blockedSince == 0) {
       blockedSince = System.currentTimeMillis();
@@ -69,6 +81,7 @@ final class Outbound {
   /** Flushes what was written since the last flush. */
   void flush() {
     unflushed = false;
+    wroteSinceFlush = false;
     if (!closed) {
       socket.flush();
     }
