@@ -20,8 +20,9 @@ import java.util.regex.Pattern;
 /**
  * A Tidings server in its own JVM: {@code java <jvm flags> -jar tidings.jar serve --port P --data DIR}.
  * Its output goes to a log file; the port is taken from the {@code listening on http://...} line.
+ * Public for the push benchmark ({@code io.tidings.bench.push}).
  */
-final class ServerProcess implements AutoCloseable {
+public final class ServerProcess implements AutoCloseable {
   private static final Pattern LISTENING = Pattern.compile("listening on (http://[^\\s:]+:(\\d+))");
 
   private final Process process;
@@ -37,7 +38,7 @@ final class ServerProcess implements AutoCloseable {
   }
 
   /** Starts the server and waits (at most {@code timeoutSeconds}) until it listens. */
-  static ServerProcess start(Path jar, List<String> jvmFlags, List<String> serveArgs, Path dataDir, Path log,
+  public static ServerProcess start(Path jar, List<String> jvmFlags, List<String> serveArgs, Path dataDir, Path log,
       int timeoutSeconds) throws IOException, InterruptedException {
     if (!Files.isRegularFile(jar)) {
       throw new IOException("server jar not found: " + jar + " (build it: ./mvnw -q -B -DskipTests package -pl server -am)");
@@ -93,21 +94,21 @@ final class ServerProcess implements AutoCloseable {
   }
 
   /** A loopback port that was free a moment ago. */
-  static int freePort() throws IOException {
+  public static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     }
   }
 
-  String baseUrl() {
+  public String baseUrl() {
     return baseUrl;
   }
 
-  long pid() {
+  public long pid() {
     return process.pid();
   }
 
-  Path log() {
+  public Path log() {
     return log;
   }
 
