@@ -16,9 +16,12 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Real third-party clients against a real server: the {@code eventsource} npm package follows a
+ * Real third-party clients against a real server: the {@code eventsource} npm package and Chromium's
+ * EventSource (through playwright-core) each follow a
  * stream across a {@code kill -9} and restart of the server (it reconnects by itself, with
  * Last-Event-ID) without losing or repeating an event, and the {@code ws} npm package drives the
  * whole WebSocket protocol, errors and close code included.
@@ -26,8 +29,10 @@ import org.junit.jupiter.api.Test;
 class NodeClientsTest {
   private static final String CONFIG = "push: { sse: { retry: 300ms } }\n";
 
-  @Test
-  void eventSource_followsTheStreamAcrossAKillAndRestart_withNoLossAndNoDuplicate() throws Exception {
+  /** The {@code eventsource} npm package, and the browser's own EventSource in headless Chromium. */
+  @ParameterizedTest
+  @ValueSource(strings = {"push-eventsource", "push-browser-eventsource"})
+  void eventSource_followsTheStreamAcrossAKillAndRestart_withNoLossAndNoDuplicate(String script) throws Exception {
     Path data = Files.createTempDirectory("tidings-node-es-");
     String topic = "node/es";
     TidingsProcess first = TidingsProcess.builder().name("node-es-1").data(data).config(CONFIG).start();
@@ -36,7 +41,7 @@ class NodeClientsTest {
     try {
       Http http = new Http(first);
       PushSupport.publishNumbered(http, topic, "a", 1, 30);
-      try (NodeScript es = NodeScript.start("push-eventsource", Duration.ofMinutes(3), Map.of(),
+      try (NodeScript es = NodeScript.start(script, Duration.ofMinutes(3), Map.of(),
           first.uri("/v1/sse?topic=" + enc(topic) + "&since=earliest").toString())) {
         List<JsonNode> lines = new ArrayList<>();
         Map<Long, Integer> seen = new HashMap<>();
