@@ -36,6 +36,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# shellcheck source=lib.sh
+source "$root/bench/lib.sh"
 
 QUICK="${QUICK:-0}"
 if [ "$QUICK" = 1 ]; then
@@ -105,39 +107,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-forget() {
-  local p rest=()
-  for p in "${pids[@]+"${pids[@]}"}"; do
-    [ "$p" = "$1" ] || rest+=("$p")
-  done
-  pids=("${rest[@]+"${rest[@]}"}")
-}
-
-stop_pid() {
-  local pid="$1" waited=0
-  kill -TERM "$pid" 2>/dev/null || true
-  while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 60 ]; do
-    sleep 0.5
-    waited=$((waited + 1))
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  forget "$pid"
-}
-
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    if [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]; then
-      echo "$p"
-      return 0
-    fi
-  done
-  echo "no free port found" >&2
-  return 1
-}
 
 # ---------------------------------------------------------------- limits
 # Every process started below inherits this: the machine allows 20,000 open files per process,
