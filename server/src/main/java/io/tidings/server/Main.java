@@ -20,6 +20,9 @@ public final class Main implements Runnable {
   CommandLine.Model.CommandSpec spec;
 
   public static void main(String[] args) {
+    // Events are JSON, which is UTF-8: print them as such whatever the terminal's locale says.
+    System.setOut(new java.io.PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true,
+        java.nio.charset.StandardCharsets.UTF_8));
     System.exit(new CommandLine(new Main()).execute(args));
   }
 

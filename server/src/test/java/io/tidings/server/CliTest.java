@@ -102,6 +102,15 @@ class CliTest {
   }
 
   @Test
+  void pollPrintsUtf8WhateverTheLocale() throws Exception {
+    publish("cli/utf8", "{\"data\":\"\u00e9\u4e2d\"}");
+    CommandRun.Result r = CommandRun.tidings(Map.of("LC_ALL", "C", "LANG", "C"), 60, "poll", "cli/utf8",
+        "--url", server.uri().toString());
+    assertThat(r.exitCode()).as(r.output()).isZero();
+    assertThat(r.output()).contains("\"data\":\"\u00e9\u4e2d\"");
+  }
+
+  @Test
   void pollFollowPrintsEventsAsTheyArrive_andRidesOutARestart() throws Exception {
     int port;
     try (ServerSocket s = new ServerSocket(0)) {
