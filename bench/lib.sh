@@ -1,4 +1,30 @@
-# Shell helpers shared by the benchmark scripts (sourced; they keep started pids in the array "pids").
+# Shell helpers shared by the benchmark scripts (sourced; they keep started pids in the array "pids",
+# their scratch directory in "work", and define log()).
+
+# Stops every process the script started (gracefully first, then by force) and removes the work
+# directory unless KEEP=1; the scripts run it on exit.
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local pid
+  for pid in "${pids[@]+"${pids[@]}"}"; do
+    kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]+"${pids[@]}"}"; do
+    local waited=0
+    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 40 ]; do
+      sleep 0.5
+      waited=$((waited + 1))
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [ "${KEEP:-0}" = 1 ]; then
+    log "work directory kept: $work"
+  else
+    rm -rf "$work"
+  fi
+  exit "$rc"
+}
 
 # Removes a pid from the list the script's cleanup stops.
 forget() {

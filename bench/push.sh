@@ -81,29 +81,6 @@ pids=()
 
 log() { printf '[push.sh %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-# Stops every process this script started (by pid, gracefully first), then removes the work dir.
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local pid
-  for pid in "${pids[@]+"${pids[@]}"}"; do
-    kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${pids[@]+"${pids[@]}"}"; do
-    local waited=0
-    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 40 ]; do
-      sleep 0.5
-      waited=$((waited + 1))
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-  done
-  if [ "$KEEP" = 1 ]; then
-    log "work directory kept: $work"
-  else
-    rm -rf "$work"
-  fi
-  exit "$rc"
-}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

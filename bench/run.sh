@@ -58,33 +58,6 @@ pids=()
 
 log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-# Stops every process this script started (by pid, gracefully first), then removes the work dir.
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local pid
-  for pid in "${pids[@]+"${pids[@]}"}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-    fi
-  done
-  for pid in "${pids[@]+"${pids[@]}"}"; do
-    local waited=0
-    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 40 ]; do
-      sleep 0.5
-      waited=$((waited + 1))
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
-  if [ "$KEEP" = 1 ]; then
-    log "work directory kept: $work"
-  else
-    rm -rf "$work"
-  fi
-  exit "$rc"
-}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
