@@ -1,5 +1,7 @@
 package io.tidings.client;
 
+import io.tidings.server.testing.TidingsProcess;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
@@ -17,12 +19,12 @@ import org.junit.jupiter.api.Test;
 
 /** The client against a real in-memory server. */
 class TidingsClientTest {
-  private static ServerProcess server;
+  private static TidingsProcess server;
   private static TidingsClient client;
 
   @BeforeAll
   static void start() throws Exception {
-    server = ServerProcess.startMemory();
+    server = TidingsProcess.builder().name("client-java").memory().start();
     client = TidingsClient.builder(server.uri())
         .connectTimeout(Duration.ofSeconds(5))
         .requestTimeout(Duration.ofSeconds(30))
