@@ -75,3 +75,24 @@ export function assertOffsets(events, first, last, what = 'events') {
       + ` first ${JSON.stringify(offsets.slice(0, 10))})`);
   }
 }
+
+/**
+ * A WebSocket class for the client whose connections can be refused (while blocked, it asks for a
+ * path the server answers 404) and dropped, to cut a client off without touching the server.
+ */
+export function controllableWebSocket() {
+  const ctl = { blocked: false, sockets: new Set(), attempts: 0 };
+  class ControlledWebSocket extends WebSocket {
+    constructor(url, protocols) {
+      super(ctl.blocked ? String(url).replace('/v1/ws', '/v1/ws-blocked') : url, protocols);
+      ctl.attempts++;
+      ctl.sockets.add(this);
+      this.on('close', () => ctl.sockets.delete(this));
+    }
+  }
+  ctl.WebSocket = ControlledWebSocket;
+  ctl.block = () => { ctl.blocked = true; };
+  ctl.unblock = () => { ctl.blocked = false; };
+  ctl.dropAll = () => { for (const s of ctl.sockets) s.terminate(); };
+  return ctl;
+}

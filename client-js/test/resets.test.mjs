@@ -1,0 +1,112 @@
+// Resets: a cursor older than retention, and a memory store restarted under a mirror (a new epoch).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './server.mjs';
+import { client, topicName, record, waitFor, controllableWebSocket } from './helpers.mjs';
+import { Tidings } from '../src/tidings.js';
+
+let server;
+before(async () => {
+  server = await startServer({ store: 'memory', config: { retention: [{ topic: 'ret/**', max_events: 5 }] } });
+});
+after(async () => { await server?.close(); });
+
+const stateMap = async (url, topic) => new Map((await new Tidings(url).state(topic)).entries.map((e) => [e.key, e.data]));
+
+for (const transport of ['ws', 'sse', 'longpoll', 'poll']) {
+  test(`${transport}: resuming from a trimmed cursor resets, delivers the state as puts, then goes on live`, async () => {
+    const topic = topicName(`ret/${transport}`);
+    const c = client(server.url, { transports: [transport], poll: { min: 100, max: 300 } });
+    const early = await c.publish(topic, [{ type: 'put', key: 'a', data: 1 }, { type: 'put', key: 'b', data: 2 }]);
+    for (let i = 3; i <= 14; i++) await c.publish(topic, { type: 'put', key: `k${i % 4}`, data: i });
+    await c.publish(topic, { type: 'delete', key: 'k1' });
+    const expected = await stateMap(server.url, topic);
+    assert.equal(expected.size, 5); // a, b, k0, k2, k3
+    let resetAt = -1;
+    const rec = record(c, topic, {
+      since: early.cursor,
+      onReset: () => { resetAt = rec.events.length; },
+    });
+    try {
+      await waitFor(() => rec.resets.length === 1 && rec.events.length >= expected.size, 20000, 'the reset and the state',
+        () => JSON.stringify({ resets: rec.resets, events: rec.events.length, statuses: rec.statuses }));
+      assert.equal(resetAt, 0, 'onReset comes before the state');
+      assert.equal(rec.resets[0].topic, topic);
+      const puts = rec.events.slice(0, expected.size);
+      assert.ok(puts.every((e) => e.type === 'put'), 'the state arrives as puts');
+      assert.deepEqual(new Map(puts.map((e) => [e.key, e.data])), expected);
+      await c.publish(topic, [{ type: 'put', key: 'z', data: 99 }, { data: 'live' }]);
+      await rec.waitCount(topic, expected.size + 2);
+      await new Promise((r) => setTimeout(r, 300));
+      const live = rec.events.slice(expected.size);
+      assert.deepEqual(live.map((e) => e.offset), [16, 17], 'live events after the state, each once');
+      assert.equal(rec.sub.cursor(topic), live.at(-1).cursor);
+      assert.equal(rec.resets.length, 1);
+      assert.deepEqual(rec.errors, []);
+    } finally {
+      rec.sub.close();
+    }
+  });
+}
+
+for (const transport of ['ws', 'sse', 'longpoll']) {
+  test(`${transport}: a mirror equals /v1/state, also after the memory store restarts (new epoch)`, async () => {
+    const topic = topicName(`mirror/${transport}`);
+    const c = client(server.url, { transports: [transport], backoff: { base: 50, cap: 500 } });
+    await c.publish(topic, [{ type: 'put', key: 'x', data: 1 }, { type: 'put', key: 'y', data: 2 }, { type: 'put', key: 'old', data: 0 }]);
+    const statuses = [];
+    const m = c.mirror(topic, { onStatus: (s) => statuses.push(s) });
+    const changes = [];
+    m.onChange((state, ev) => changes.push(ev ? `${ev.type}:${ev.key}` : 'reload'));
+    try {
+      await m.ready;
+      assert.deepEqual(m.state, await stateMap(server.url, topic));
+      await waitFor(() => m.subscription.status === 'live', 20000, 'live');
+      await c.publish(topic, [{ type: 'put', key: 'x', data: 10 }, { type: 'delete', key: 'y' }, { data: 'not state' }]);
+      await waitFor(() => changes.includes('delete:y'), 20000, 'the delete', () => JSON.stringify(changes));
+      assert.deepEqual(m.state, await stateMap(server.url, topic));
+      assert.deepEqual(m.state, new Map([['x', 10], ['old', 0]]));
+
+      const before = changes.length;
+      await server.restart(); // the memory store starts empty, with a new epoch
+      await new Tidings(server.url).publish(topic, [{ type: 'put', key: 'new', data: 'n' }, { type: 'put', key: 'x', data: 'x2' }]);
+      const expected = await stateMap(server.url, topic);
+      assert.deepEqual(expected, new Map([['new', 'n'], ['x', 'x2']]));
+      await waitFor(async () => m.state.size === 2 && m.state.get('new') === 'n' && m.state.get('x') === 'x2', 30000,
+        'the mirror to follow the new store', () => JSON.stringify({ state: [...m.state], changes: changes.slice(before), statuses }));
+      assert.deepEqual(m.state, expected);
+      assert.ok(changes.slice(before).includes('reload'), `a reload was announced: ${JSON.stringify(changes.slice(before))}`);
+      assert.ok(!m.state.has('old'), 'keys of the lost history are gone');
+    } finally {
+      m.close();
+    }
+    assert.equal(m.subscription.status, 'closed');
+  });
+}
+
+test('a mirror cut off while retention trims past its cursor reloads through the reset (ws, state follows)', async () => {
+  const topic = topicName('ret/mirror');
+  const sockets = controllableWebSocket();
+  const c = client(server.url, { transports: ['ws'], WebSocket: sockets.WebSocket });
+  await c.publish(topic, [{ type: 'put', key: 'a', data: 1 }, { type: 'put', key: 'gone', data: 1 }]);
+  const m = c.mirror(topic);
+  const changes = [];
+  m.onChange((state, ev) => changes.push(ev ? ev.key : 'reload'));
+  try {
+    await m.ready;
+    await waitFor(() => m.subscription.status === 'live', 20000, 'live');
+    sockets.block();
+    sockets.dropAll();
+    await waitFor(() => m.subscription.status === 'reconnecting', 20000, 'the drop');
+    for (let i = 0; i < 12; i++) await c.publish(topic, { type: 'put', key: `k${i % 3}`, data: i });
+    await c.publish(topic, { type: 'delete', key: 'gone' });
+    const before = changes.length;
+    sockets.unblock();
+    await waitFor(() => m.state.get('k2') === 11 && !m.state.has('gone'), 30000, 'the reload',
+      () => JSON.stringify({ state: [...m.state], changes }));
+    assert.deepEqual(m.state, await stateMap(server.url, topic));
+    assert.deepEqual(changes.slice(before), ['reload'], 'one reload, no per-put noise');
+  } finally {
+    m.close();
+  }
+});
