@@ -867,8 +867,9 @@ class SubscriptionImpl {
     this._setStatus('reconnecting', this._conn ? this._conn.kind : this._statusTransport, info.reason);
     this._conn = null;
     // Resume where the last working transport was, then down the chain; after that, the whole chain.
-    this._later(delay, () => this._tryChain(this._lastIndex));
+    const from = this._lastIndex;
     this._lastIndex = 0;
+    this._later(delay, () => this._tryChain(from));
   }
 
   _opened(conn) {
