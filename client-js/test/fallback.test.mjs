@@ -85,8 +85,12 @@ test('back to ws once the server allows it again (restart on the same port and d
     await new Promise((r) => setTimeout(r, 300));
     assertOffsets(rec.of(topic), 1, last, 'across the restart and the upgrade');
     assert.deepEqual(rec.of(topic).map((e) => e.data.n), Array.from({ length: last }, (_, i) => i + 1));
-    // Back on the transport that worked last, then up to ws by the probe.
-    assert.deepEqual(rec.transports(), ['sse', 'sse', 'ws']);
+    // Back on the transport that worked last and up to ws by the probe, or, when the restart took
+    // longer than one round of the chain, straight to ws by the next round.
+    const live = rec.transports();
+    assert.equal(live[0], 'sse');
+    assert.equal(live.at(-1), 'ws', JSON.stringify(rec.statuses));
+    assert.ok(live.length === 2 || (live.length === 3 && live[1] === 'sse'), JSON.stringify(live));
   } finally {
     await pub.stop();
     rec.sub.close();
