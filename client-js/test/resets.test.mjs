@@ -49,40 +49,49 @@ for (const transport of ['ws', 'sse', 'longpoll', 'poll']) {
   });
 }
 
-for (const transport of ['ws', 'sse', 'longpoll']) {
-  test(`${transport}: a mirror equals /v1/state, also after the memory store restarts (new epoch)`, async () => {
-    const topic = topicName(`mirror/${transport}`);
+test('mirrors on ws, sse and longpoll equal /v1/state, also after the memory store restarts (new epoch)', async () => {
+  const transports = ['ws', 'sse', 'longpoll'];
+  const topic = topicName('mirror');
+  const c0 = client(server.url);
+  await c0.publish(topic, [{ type: 'put', key: 'x', data: 1 }, { type: 'put', key: 'y', data: 2 }, { type: 'put', key: 'old', data: 0 }]);
+  const mirrors = transports.map((transport) => {
     const c = client(server.url, { transports: [transport], backoff: { base: 50, cap: 500 } });
-    await c.publish(topic, [{ type: 'put', key: 'x', data: 1 }, { type: 'put', key: 'y', data: 2 }, { type: 'put', key: 'old', data: 0 }]);
     const statuses = [];
     const m = c.mirror(topic, { onStatus: (s) => statuses.push(s) });
     const changes = [];
     m.onChange((state, ev) => changes.push(ev ? `${ev.type}:${ev.key}` : 'reload'));
-    try {
-      await m.ready;
-      assert.deepEqual(m.state, await stateMap(server.url, topic));
-      await waitFor(() => m.subscription.status === 'live', 20000, 'live');
-      await c.publish(topic, [{ type: 'put', key: 'x', data: 10 }, { type: 'delete', key: 'y' }, { data: 'not state' }]);
-      await waitFor(() => changes.includes('delete:y'), 20000, 'the delete', () => JSON.stringify(changes));
-      assert.deepEqual(m.state, await stateMap(server.url, topic));
-      assert.deepEqual(m.state, new Map([['x', 10], ['old', 0]]));
-
-      const before = changes.length;
-      await server.restart(); // the memory store starts empty, with a new epoch
-      await new Tidings(server.url).publish(topic, [{ type: 'put', key: 'new', data: 'n' }, { type: 'put', key: 'x', data: 'x2' }]);
-      const expected = await stateMap(server.url, topic);
-      assert.deepEqual(expected, new Map([['new', 'n'], ['x', 'x2']]));
-      await waitFor(async () => m.state.size === 2 && m.state.get('new') === 'n' && m.state.get('x') === 'x2', 30000,
-        'the mirror to follow the new store', () => JSON.stringify({ state: [...m.state], changes: changes.slice(before), statuses }));
-      assert.deepEqual(m.state, expected);
-      assert.ok(changes.slice(before).includes('reload'), `a reload was announced: ${JSON.stringify(changes.slice(before))}`);
-      assert.ok(!m.state.has('old'), 'keys of the lost history are gone');
-    } finally {
-      m.close();
-    }
-    assert.equal(m.subscription.status, 'closed');
+    return { transport, m, changes, statuses };
   });
-}
+  const detail = () => JSON.stringify(mirrors.map(({ transport, m, changes, statuses }) => ({ transport, state: [...m.state], changes, statuses })));
+  try {
+    for (const { m, transport } of mirrors) {
+      await m.ready;
+      assert.deepEqual(m.state, await stateMap(server.url, topic), transport);
+      await waitFor(() => m.subscription.status === 'live', 20000, `${transport} live`);
+    }
+    await c0.publish(topic, [{ type: 'put', key: 'x', data: 10 }, { type: 'delete', key: 'y' }, { data: 'not state' }]);
+    await waitFor(() => mirrors.every(({ changes }) => changes.includes('delete:y')), 20000, 'the delete', detail);
+    for (const { m, transport } of mirrors) {
+      assert.deepEqual(m.state, await stateMap(server.url, topic), transport);
+      assert.deepEqual(m.state, new Map([['x', 10], ['old', 0]]), transport);
+    }
+
+    const before = mirrors.map(({ changes }) => changes.length);
+    await server.restart(); // the memory store starts empty, with a new epoch
+    await new Tidings(server.url).publish(topic, [{ type: 'put', key: 'new', data: 'n' }, { type: 'put', key: 'x', data: 'x2' }]);
+    const expected = await stateMap(server.url, topic);
+    assert.deepEqual(expected, new Map([['new', 'n'], ['x', 'x2']]));
+    await waitFor(() => mirrors.every(({ m }) => m.state.size === 2 && m.state.get('new') === 'n' && m.state.get('x') === 'x2'),
+      30000, 'the mirrors to follow the new store', detail);
+    mirrors.forEach(({ m, changes, transport }, i) => {
+      assert.deepEqual(m.state, expected, transport);
+      assert.ok(changes.slice(before[i]).includes('reload'), `${transport}: a reload was announced: ${JSON.stringify(changes.slice(before[i]))}`);
+    });
+  } finally {
+    for (const { m } of mirrors) m.close();
+  }
+  for (const { m } of mirrors) assert.equal(m.subscription.status, 'closed');
+});
 
 test('a mirror cut off while retention trims past its cursor reloads through the reset (ws, state follows)', async () => {
   const topic = topicName('ret/mirror');
