@@ -37,7 +37,10 @@ export interface StateEntry {
 
 export interface State {
   topic: string;
-  /** Follow changes from here to stay current without a gap. */
+  /**
+   * Follow changes from here to stay current without a gap. With several pages it is the first
+   * page's cursor: replaying from there over the later pages converges.
+   */
   cursor: string;
   entries: StateEntry[];
 }
@@ -74,9 +77,18 @@ export interface ClientOptions {
   poll?: { min?: number; max?: number };
   /** Seconds a long poll waits (default 25, max 60). */
   longPollWait?: number;
-  /** Implementations to use instead of the globals (for Node versions without them). */
+  /** Ms a transport may take to open (WebSocket subscribed, SSE stream begun, first pull answered); default 15000. */
+  connectTimeout?: number;
+  /** Ms an SSE stream may stay silent (the server sends a heartbeat every 15 s) before it is dropped; default 45000. */
+  idleTimeout?: number;
+  /** Implementations to use instead of the globals (for Node versions without them), e.g. the `ws` package. */
   WebSocket?: unknown;
+  /**
+   * Not used: SSE is read with fetch streaming, which sees refusals (403 transport_disabled) and
+   * events of every type, and leaves reconnecting to the client. Kept so that existing callers compile.
+   */
   EventSource?: unknown;
+  /** Used for HTTP and for SSE (its response body must be a ReadableStream). */
   fetch?: typeof fetch;
 }
 
@@ -94,7 +106,8 @@ export interface ResetInfo {
   topic: string;
   /** Where delivery continues: the state follows as `put` events. */
   cursor: string;
-  reason: 'epoch' | 'retention' | string;
+  /** From a push reset, or `cursor_expired` when a pull was answered 410 (or `/v1/changes` in notify mode). */
+  reason: 'epoch' | 'retention' | 'cursor_expired' | string;
 }
 
 export interface SubscribeOptions {
@@ -111,28 +124,41 @@ export interface SubscribeOptions {
 
 export interface Subscription extends AsyncIterable<TidingsEvent> {
   readonly topics: readonly string[];
-  /** The transport delivering now (null while connecting). */
+  /** The transport delivering now; null unless the status is `live`. */
   readonly transport: Transport | null;
   readonly status: Status;
   /** The last delivered position of each topic (resume from these). */
   cursor(topic: string): string | undefined;
   readonly cursors: Readonly<Record<string, string>>;
   close(): void;
+  /**
+   * Events from the moment the iterator is created (none are buffered before). Ends on close();
+   * throws the TidingsError that ended the subscription.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<TidingsEvent>;
 }
 
 export interface Mirror {
   readonly topic: string;
   /** Key to data, current with every delivered change. */
   readonly state: ReadonlyMap<string, unknown>;
-  /** Resolves once the first snapshot is loaded. */
+  /** Resolves once the first snapshot is loaded; rejects if the mirror ends first (onError). */
   readonly ready: Promise<void>;
   readonly subscription: Subscription;
-  /** Called after every change (put, delete, or a reset reload). */
+  /**
+   * Called after every change: a put or delete with its event, and with `null` after the first
+   * snapshot and after a reset's reload is complete (the puts of a reload are not reported one by one).
+   */
   onChange(listener: (state: ReadonlyMap<string, unknown>, event: TidingsEvent | null) => void): () => void;
   close(): void;
 }
 
 export class TidingsError extends Error {
+  constructor(status: number, code: string, message?: string, retryAfter?: number);
+  /**
+   * The HTTP status, or 0 for what happened on this side: `network_error`, `connection_lost` (a
+   * WebSocket publish not answered), `timeout`, `no_transport`, `no_fetch`.
+   */
   readonly status: number;
   readonly code: string;
   /** Seconds, from `Retry-After`, when given. */
@@ -141,12 +167,19 @@ export class TidingsError extends Error {
 
 export class Tidings {
   constructor(url: string | URL, options?: ClientOptions);
-  /** Over an open WebSocket of this client when there is one, else HTTP. */
+  /**
+   * Over an open WebSocket of this client when there is one, else HTTP. When the WebSocket closes
+   * before the answer, it is retried over HTTP if every event has an `id`, else it rejects with
+   * `connection_lost` (the events may or may not be stored).
+   */
   publish(topic: string, events: NewEvent | NewEvent[]): Promise<PublishResult>;
+  /** Every page of the state. */
   state(topic: string): Promise<State>;
+  /** One page of `/v1/changes` (`since` defaults to `earliest`); 410 rejects with code `cursor_expired`. */
   changes(topic: string, since?: string, options?: { limit?: number; wait?: number; mode?: Mode }): Promise<Changes>;
   subscribe(topics: string | string[], options?: SubscribeOptions): Subscription;
-  mirror(topic: string, options?: { onStatus?: (change: StatusChange) => void }): Mirror;
+  mirror(topic: string, options?: { onStatus?: (change: StatusChange) => void; onError?: (error: TidingsError) => void }): Mirror;
+  /** Closes every subscription and mirror of this client. */
   close(): void;
 }
 

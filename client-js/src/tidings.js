@@ -1016,6 +1016,7 @@ class SubscriptionImpl {
       // which carries the reset's. Anything else is live again.
       if (ev.type === 'put' && (ev.cursor === r.previous || ev.cursor === r.cursor)) {
         r.got = true;
+        if (r.announced) r.late = true; // puts after the empty-state guess: announce again at the end
         if (ev.offset > r.max) r.max = ev.offset;
         t.cursor = ev.cursor;
         this._emit(ev, true);
@@ -1036,7 +1037,7 @@ class SubscriptionImpl {
     if (!r) return;
     t.reset = null;
     t.last = r.max;
-    if (!r.announced) {
+    if (!r.announced || r.late) {
       r.announced = true;
       if (this._hooks.resetDone) this._hooks.resetDone(topic);
     }
