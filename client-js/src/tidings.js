@@ -268,9 +268,10 @@ class Conn {
   /** A sleep that ends early when the connection closes. */
   sleep(ms) {
     return new Promise((resolve) => {
-      const id = setTimeout(() => { this.timers.delete(id); resolve(); }, ms);
+      const wakers = (this.wakers ||= new Set());
+      const id = setTimeout(() => { this.timers.delete(id); wakers.delete(resolve); resolve(); }, ms);
       this.timers.add(id);
-      (this.wakers ||= new Set()).add(resolve);
+      wakers.add(resolve);
     });
   }
 
@@ -875,8 +876,8 @@ class SubscriptionImpl {
   _opened(conn) {
     if (this._closed) return;
     if (conn === this._probe) {
-      if ([...this._t.values()].some((t) => t.reset || t.skip || t.reload)) {
-        // Not in the middle of a reset: try again a little later.
+      // Not in the middle of a reset (one that has delivered nothing yet may be redone): later.
+      if ([...this._t.values()].some((t) => (t.reset && (t.reset.got || !t.reset.announced)) || t.skip || t.reload)) {
         conn.close();
         this._probe = null;
         this._scheduleProbe(Math.min(5000, this._client._opts.upgradeAfter));
@@ -1180,6 +1181,7 @@ class SubscriptionImpl {
     if (this._closed) return;
     if (!announced) this._callReset({ topic, cursor: st.cursor, reason: 'cursor_expired' });
     t.reset = null;
+    t.skip = null; // notify puts of the reset still on their way are at or below the state: filtered by offset
     const previous = t.cursor;
     let max = 0;
     st.entries.forEach((e, i) => {

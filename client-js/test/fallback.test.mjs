@@ -150,7 +150,9 @@ test('resume across restarts while publishing: SIGTERM and kill -9, on ws, sse a
       await new Promise((r) => setTimeout(r, 200));
       assertOffsets(rec.of(topic), 1, last, t);
       assert.deepEqual(rec.of(topic).map((e) => e.data.n), Array.from({ length: last }, (_, k) => k + 1), t);
-      assert.ok(rec.statuses.filter((s) => s.status === 'reconnecting').length >= 2, `${t} reconnected twice`);
+      // One reconnection at least (a stream waiting out the server's retry: may span both restarts).
+      assert.ok(rec.statuses.filter((s) => s.status === 'reconnecting').length >= 1, `${t} reconnected`);
+      assert.equal(rec.sub.status, 'live', t);
       assert.deepEqual(rec.errors, []);
     }
   } finally {
