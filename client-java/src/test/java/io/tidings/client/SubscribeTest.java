@@ -175,6 +175,7 @@ class SubscribeTest {
   }
 
   @Test
+  @SuppressWarnings("try") // closes the stream inside its try on purpose
   void aStreamIsABlockingIterator() throws Exception {
     String t = topic("stream");
     publish(client, t, 1, 3);
@@ -201,7 +202,7 @@ class SubscribeTest {
       });
       Thread.sleep(300);
       assertThat(blocked).isNotDone();
-      events.subscription().close();
+      events.close();
       assertThat(blocked.get(10, TimeUnit.SECONDS)).isInstanceOf(NoSuchElementException.class);
     }
     assertThat(offsets).containsExactly(1L, 2L, 3L);
