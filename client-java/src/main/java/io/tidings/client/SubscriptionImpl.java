@@ -81,6 +81,9 @@ final class SubscriptionImpl implements Subscription {
   private List<Transport> probeList = List.of();
   private int probeIndex;
   private final EnumSet<Transport> demoted = EnumSet.noneOf(Transport.class);
+  /** Network failures of a transport soon after it opened, in a row: three demote it. */
+  private final Map<Transport, Integer> flaps = new java.util.EnumMap<>(Transport.class);
+  static final int MAX_FLAPS = 3;
   private int attempt;
   private long liveSince;
   private boolean everLive;
@@ -537,8 +540,16 @@ final class SubscriptionImpl implements Subscription {
     if (f.kind() == Failure.Kind.REFUSED) {
       demoted.add(c.transport);
     }
-    long healthy = options.healthyAfter().toNanos();
-    if (f.kind() != Failure.Kind.THROTTLED && System.nanoTime() - liveSince >= healthy) {
+    boolean wasHealthy = System.nanoTime() - liveSince >= options.healthyAfter().toNanos();
+    if (wasHealthy) {
+      flaps.remove(c.transport);
+    } else if (f.kind() == Failure.Kind.NETWORK && flaps.merge(c.transport, 1, Integer::sum) >= MAX_FLAPS) {
+      // Opens, then fails at once, again and again (say, a proxy cutting held requests): try the
+      // next transport; an upgrade probe tries this one again later.
+      flaps.remove(c.transport);
+      demoted.add(c.transport);
+    }
+    if (f.kind() != Failure.Kind.THROTTLED && wasHealthy) {
       attempt = 0;
     }
     scheduleReconnect(c.transport, f);
@@ -920,6 +931,9 @@ final class SubscriptionImpl implements Subscription {
       }
       if (status == 429 || status == 503) {
         return throttled(reason + describe(code), retryAfter);
+      }
+      if (status == 501 || status == 505) {
+        return refused(reason + describe(code));
       }
       if (status >= 500) {
         return network(reason + describe(code));
