@@ -28,7 +28,7 @@ public final class EventStream implements Iterable<Event>, AutoCloseable {
   static final int CAPACITY = 1024;
 
   private final ArrayBlockingQueue<Event> queue = new ArrayBlockingQueue<>(CAPACITY);
-  private final Subscription subscription;
+  private volatile Subscription subscription; // set once subscribe() returns; events may come first
   private volatile boolean closed;
   private volatile boolean ended;
   private volatile TidingsException error;
@@ -65,7 +65,8 @@ public final class EventStream implements Iterable<Event>, AutoCloseable {
 
   private void put(Event e) {
     try {
-      while (!closed) {
+      // The subscription may be closed directly too: then stop waiting for room.
+      while (!closed && !(subscription instanceof SubscriptionImpl s && s.isClosing())) {
         if (queue.offer(e, 100, TimeUnit.MILLISECONDS)) {
           return;
         }

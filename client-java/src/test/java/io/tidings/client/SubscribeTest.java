@@ -208,6 +208,21 @@ class SubscribeTest {
     assertThat(offsets).containsExactly(1L, 2L, 3L);
   }
 
+  @Test
+  void closingTheSubscriptionOfAFullStreamEndsItsThread() throws Exception {
+    String t = topic("full-stream");
+    publish(client, t, 1, 1000);
+    publish(client, t, 1001, EventStream.CAPACITY + 200);
+    try (EventStream events = client.stream(List.of(t), "earliest")) {
+      // nobody reads: the buffer fills and the subscription's thread waits for room
+      await().atMost(WAIT).until(() -> Cursors.offset(events.subscription().cursor(t)) > EventStream.CAPACITY);
+      Thread.sleep(300);
+      events.subscription().close();
+      assertThat(subscriptionThreads()).isZero();
+      assertThat(events.next().offset()).isEqualTo(1);
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(Transport.class)
   void closeReleasesThreadsAndServerConnections(Transport transport) throws Exception {
