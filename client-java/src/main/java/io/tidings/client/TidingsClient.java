@@ -48,7 +48,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Every method throws {@link TidingsException} when the request fails: an error answer keeps
  * the server's status, code, message and {@code Retry-After}; {@code 410 cursor_expired} is a
- * {@link CursorExpiredException}. Nothing is retried automatically.
+ * {@link CursorExpiredException}. These single requests are never retried automatically.
+ *
+ * <p>To follow topics, {@link #subscribe(List, String, SubscribeOptions, SubscriptionListener)
+ * subscribe} (callbacks), {@link #stream(List, String, SubscribeOptions) stream} (a blocking
+ * iterator) or {@link #mirror(String) mirror} (a local copy of a topic's state). Subscriptions
+ * choose a transport (WebSocket, SSE, long polling, polling), reconnect with backoff and resume
+ * where they stopped by themselves.
  */
 public final class TidingsClient implements AutoCloseable {
   private static final String USER_AGENT = "tidings-java/0.1";
