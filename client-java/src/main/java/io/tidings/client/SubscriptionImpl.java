@@ -99,7 +99,7 @@ final class SubscriptionImpl implements Subscription {
     long last = -1;
     // a pushed reset whose state is still arriving
     String resetCursor;
-    long resetOffset;
+    long resetOffset = -1;
     // a state load over HTTP (after 410)
     StateLoad load;
     // notify mode
@@ -641,18 +641,24 @@ final class SubscriptionImpl implements Subscription {
     callListener(() -> listener.onEvent(e));
   }
 
-  /** An event from a WebSocket or SSE stream in full mode. */
+  /**
+   * An event from a WebSocket or SSE stream in full mode. After a reset, the state's entries come
+   * as {@code put} events carrying the cursor the topic resumed from, except the last, which carries
+   * the reset's cursor; they are told from live events by that, not by their offsets (the state of
+   * a later page may be newer than the reset's cursor, and its keys come in key order).
+   */
   void pushed(Topic t, Event e) {
     if (t.resetCursor != null) {
-      if (t.resetOffset >= 0 && e.offset() > t.resetOffset) {
-        endReset(t); // the state was empty: this is the first live event
-      } else {
-        callListener(() -> listener.onEvent(e)); // one entry of the state
-        if (t.resetCursor.equals(e.cursor())) {
-          endReset(t);
-        }
+      if (t.resetCursor.equals(e.cursor())) {
+        callListener(() -> listener.onEvent(e)); // the last entry of the state
+        endReset(t);
         return;
       }
+      if (e.cursor() != null && e.cursor().equals(t.cursor)) {
+        callListener(() -> listener.onEvent(e)); // an entry of the state
+        return;
+      }
+      endReset(t); // the state was empty: this is the first live event
     }
     deliver(t, e);
   }
