@@ -100,6 +100,10 @@ function renderRooms() {
     li.append(a);
     return li;
   }));
+  // On a phone the rooms are a sideways strip: bring the current one into view.
+  const current = ul.querySelector('[aria-current]');
+  const strip = ul.closest('.rooms');
+  if (current && strip.scrollWidth > strip.clientWidth) strip.scrollLeft = Math.max(0, current.offsetLeft - strip.clientWidth / 2);
 }
 $('[data-testid=join-room]').addEventListener('submit', (e) => {
   e.preventDefault();
