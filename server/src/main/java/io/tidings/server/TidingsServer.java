@@ -14,6 +14,7 @@ import io.tidings.engine.sqlite.SqliteOptions;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.Cors;
 import io.tidings.server.http.HttpApi;
+import io.tidings.server.http.StaticFiles;
 import io.tidings.server.ops.HealthHandler;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.EventParser;
@@ -60,6 +61,7 @@ public final class TidingsServer implements AutoCloseable {
   private final PollAdvisor advisor;
   private final EventParser parser;
   private final Cors cors;
+  private final StaticFiles files = StaticFiles.load(TidingsServer.class.getClassLoader());
   private final List<AutoCloseable> subscriptions = new ArrayList<>();
   private Vertx vertx;
   private WorkerExecutor scraper;
@@ -210,7 +212,8 @@ public final class TidingsServer implements AutoCloseable {
         new HealthHandler(engine, () -> draining),
         metrics,
         cors,
-        scraper);
+        scraper,
+        files);
   }
 
   /** Call on the event loop the push connections will live on. */

@@ -131,6 +131,8 @@ public final class TidingsConfig {
 
   /** Server-Sent Events. */
   public static final class Sse {
+    /** False answers {@code /v1/sse} with 403 {@code transport_disabled}, as a proxy that refuses streams would. */
+    public boolean enabled = true;
     /** The reconnection delay sent in {@code retry:} (jittered by ±20%). */
     public Duration retry = Duration.ofSeconds(3);
     /** Longest silence before a heartbeat comment. */
@@ -141,6 +143,8 @@ public final class TidingsConfig {
 
   /** WebSocket. */
   public static final class Ws {
+    /** False refuses WebSocket upgrades with 403 {@code transport_disabled}: clients fall back to SSE or polling. */
+    public boolean enabled = true;
     public Duration pingInterval = Duration.ofSeconds(25);
     /** A connection that sends nothing (not even a pong) for this long is closed. */
     public Duration idleTimeout = Duration.ofSeconds(60);

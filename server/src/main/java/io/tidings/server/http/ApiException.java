@@ -24,6 +24,12 @@ public final class ApiException extends RuntimeException {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 
+  /** 403 {@code transport_disabled}: this deployment switched the transport off. */
+  public static ApiException transportDisabled(String transport) {
+    return new ApiException(403, "transport_disabled",
+        transport + " is disabled on this server; use another transport (SSE, long polling or polling)");
+  }
+
   /** A {@code 400} with the given code. */
   public static ApiException badRequest(String code, String message) {
     return new ApiException(400, code, message);

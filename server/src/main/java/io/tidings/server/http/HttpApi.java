@@ -37,10 +37,12 @@ public final class HttpApi {
   private final WorkerExecutor scraper;
   private final SseTransport sse;
   private final WsTransport ws;
+  private final StaticFiles files;
 
   public HttpApi(Context context, PublishHandler publish, StateHandler state, ChangesHandler changes,
       TopicsHandler topics, SseTransport sse, WsTransport ws, HealthHandler health, Metrics metrics, Cors cors,
-      WorkerExecutor scraper) {
+      WorkerExecutor scraper, StaticFiles files) {
+    this.files = files;
     this.sse = sse;
     this.ws = ws;
     this.cors = cors;
@@ -93,6 +95,7 @@ public final class HttpApi {
         case "/healthz" -> health.healthz(request);
         case "/readyz" -> health.readyz(request, context);
         case "/metrics" -> scrape(response);
+        case "static" -> files.handle(request);
         default -> throw new IllegalStateException("unrouted " + route);
       }
     } catch (RuntimeException e) {
@@ -128,7 +131,7 @@ public final class HttpApi {
     return switch (path) {
       case "/v1/events", "/v1/state", "/v1/changes", "/v1/topics", "/v1/sse", "/v1/ws", "/healthz", "/readyz",
           "/metrics" -> path;
-      default -> "other";
+      default -> StaticFiles.owns(path) ? "static" : "other";
     };
   }
 

@@ -16,7 +16,8 @@ public final class PushLoop {
   private final Context context;
   private final HubLoop hub;
   private final Set<PushConnection> connections = new LinkedHashSet<>();
-  private final List<Outbound> unflushed = new ArrayList<>();
+  private List<Outbound> unflushed = new ArrayList<>();
+  private List<Outbound> spare = new ArrayList<>();
   private boolean flushScheduled;
   private long sweeper = -1;
 
@@ -62,10 +63,15 @@ public final class PushLoop {
 
   private void flushAll() {
     flushScheduled = false;
-    for (Outbound out : unflushed) {
+    // A flush can make a socket writable, which resumes a catch-up that queues more and asks for
+    // another flush: those land in the other list and get a pass of their own.
+    List<Outbound> batch = unflushed;
+    unflushed = spare;
+    spare = batch;
+    for (Outbound out : batch) {
       out.flushNow();
     }
-    unflushed.clear();
+    batch.clear();
   }
 
   /** Push connections open on this loop. */

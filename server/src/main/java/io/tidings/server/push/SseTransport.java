@@ -51,6 +51,9 @@ public final class SseTransport {
   }
 
   public void handle(HttpServerRequest request) {
+    if (!config.sse.enabled) {
+      throw ApiException.transportDisabled("Server-Sent Events");
+    }
     Params params = Params.of(request);
     List<String> topics = topics(params);
     boolean notifyOnly = params.notifyMode();

@@ -48,6 +48,9 @@ public final class WsTransport {
   }
 
   public void handle(HttpServerRequest request) {
+    if (!config.ws.enabled) {
+      throw ApiException.transportDisabled("WebSocket");
+    }
     HttpServerResponse response = request.response();
     String upgrade = request.getHeader(HttpHeaders.UPGRADE);
     if (upgrade == null || !upgrade.equalsIgnoreCase("websocket") || !Hijack.possible(request)) {

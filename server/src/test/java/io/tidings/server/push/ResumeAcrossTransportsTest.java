@@ -131,8 +131,11 @@ class ResumeAcrossTransportsTest {
         stop.set(true);
         publisher.get(1, TimeUnit.MINUTES);
         long end = offsetOf(head(http, TOPIC));
-        List<JsonNode> rest = PushSupport.wsUntil(ws3, TOPIC, end, WAIT);
-        rest.forEach(e -> got.add(withoutOp(e)));
+        // The publisher may have stopped right at the last event already read.
+        if (got.get(got.size() - 1).get("offset").asLong() < end) {
+          List<JsonNode> rest = PushSupport.wsUntil(ws3, TOPIC, end, WAIT);
+          rest.forEach(e -> got.add(withoutOp(e)));
+        }
       }
     } finally {
       stop.set(true);

@@ -227,7 +227,9 @@ class SlowConsumerTest {
       }
       // The fast stream kept everything.
       long head = PushSupport.offsetOf(PushSupport.head(http, topic));
-      fastEvents.addAll(PushSupport.sseUntil(fast, topic, head, WAIT));
+      if (fastEvents.isEmpty() || fastEvents.get(fastEvents.size() - 1).get("offset").asLong() < head) {
+        fastEvents.addAll(PushSupport.sseUntil(fast, topic, head, WAIT));
+      }
       PushSupport.assertExactly("the fast stream", PushSupport.offsets(fastEvents), 1, head);
     }
     assertThat(metric(http, SSE_SLOW)).isEqualTo(before + 1);
