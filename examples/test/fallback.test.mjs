@@ -107,12 +107,16 @@ for (const { disabled, config, expect } of cases) {
         await waitForMessages(page, 1);
         await publish(server.url, `chat/${room}`, { data: { name: 'Gus', text: 'from outside', sender: 'gus' } });
         await waitForMessages(page, 2);
-        await page.fill('#text', `sent over ${expect}`);
-        await page.press('#text', 'Enter');
-        await waitForMessages(page, 3);
+        // Sent in a quick row: over HTTP too they are stored in the order sent.
+        const mine = [`sent over ${expect}`, 'second', 'third', 'fourth'];
+        for (const text of mine) {
+          await page.fill('#text', text);
+          await page.press('#text', 'Enter');
+        }
+        await waitForMessages(page, 2 + mine.length);
         const seen = await messagesOn(page);
         assert.deepEqual(seen.map((m) => [m.offset, m.author, m.text]),
-          [[1, 'Old', 'from before'], [2, 'Gus', 'from outside'], [3, 'Fay', `sent over ${expect}`]]);
+          [[1, 'Old', 'from before'], [2, 'Gus', 'from outside'], ...mine.map((text, i) => [3 + i, 'Fay', text])]);
         // No WebSocket to publish on, so the page published over HTTP.
         assert.ok(page.requests.some((r) => r.method === 'POST' && r.url.includes('/v1/events')), 'published with POST /v1/events');
         assert.equal(await page.textContent('[data-testid=transport] .text'), expect);

@@ -9,6 +9,7 @@ const DEFAULT_ROOMS = ['lobby', 'random', 'help'];
 const KEEP = 500; // messages kept on the page; older ones scroll away
 const TYPING_EVERY = 2500;
 const TYPING_SHOWN = 4000;
+const SEND_WAIT = 15_000;
 
 const params = new URLSearchParams(location.search);
 const $ = (sel) => document.querySelector(sel);
@@ -223,37 +224,45 @@ function onMessage(event) {
   if (stick || data.sender === sender) toBottom();
 }
 
-async function send(text, id = newId(), li = null) {
+// Messages leave one at a time, so that they are stored in the order they were sent whatever the
+// transport (concurrent HTTP requests could overtake each other).
+let sending = Promise.resolve();
+
+function send(text, id = newId(), li = null, at = topic, who = name) {
   if (!li) {
     li = document.createElement('li');
     li.className = 'msg mine';
     li.dataset.testid = 'pending';
     li.dataset.id = id;
-    li.innerHTML = '<div class="meta"><span class="author"></span> <span class="state">sending…</span></div><p class="bubble"></p>';
-    li.querySelector('.author').textContent = name;
+    li.innerHTML = '<div class="meta"><span class="author"></span> <span class="state"></span></div><p class="bubble"></p>';
+    li.querySelector('.author').textContent = who;
     li.querySelector('.bubble').textContent = text;
     outbox.append(li);
     toBottom();
   }
   li.classList.remove('failed');
   li.querySelector('.state').textContent = 'sending…';
-  const at = topic;
-  try {
-    // The id makes a retry safe: the server appends it once.
-    await client.publish(at, { type: 'message', id, data: { name, text, sender } });
-    if (li.isConnected) li.querySelector('.state').textContent = 'sent';
-  } catch (error) {
-    if (!li.isConnected || at !== topic) return;
-    li.classList.add('failed');
-    const state = li.querySelector('.state');
-    state.textContent = `not sent (${error.code || error.message}) `;
-    const retry = document.createElement('button');
-    retry.type = 'button';
-    retry.className = 'linkish';
-    retry.textContent = 'retry';
-    retry.addEventListener('click', () => send(text, id, li));
-    state.append(retry);
-  }
+  const deliver = async () => {
+    if (at !== topic) return; // left the room meanwhile
+    try {
+      // The id makes a retry safe: the server appends it once.
+      await client.publish(at, { type: 'message', id, data: { name: who, text, sender } });
+      if (li.isConnected) li.querySelector('.state').textContent = 'sent';
+    } catch (error) {
+      if (!li.isConnected || at !== topic) return;
+      li.classList.add('failed');
+      const state = li.querySelector('.state');
+      state.textContent = `not sent (${error.code || error.message}) `;
+      const retry = document.createElement('button');
+      retry.type = 'button';
+      retry.className = 'linkish';
+      retry.textContent = 'retry';
+      retry.addEventListener('click', () => send(text, id, li, at, who));
+      state.append(retry);
+    }
+  };
+  // A publish that hangs (a dead connection not noticed yet) holds the next ones back for a while only.
+  sending = sending.then(() => Promise.race([deliver(), new Promise((r) => setTimeout(r, SEND_WAIT))]));
 }
 
 composer.addEventListener('submit', (e) => {
