@@ -56,6 +56,7 @@ export class TidingsServer {
   static async start({ name = 'server', config, store = 'sqlite', data, port = 0 } = {}) {
     const s = new TidingsServer(name, config, store, data ?? mkdtempSync(join(tmpdir(), 'tidings-examples-')));
     await s.#launch(port);
+    await s.#servesThePages();
     return s;
   }
 
@@ -143,6 +144,19 @@ export class TidingsServer {
         rejectStart(new Error(`tidings did not print its listening line within ${START_TIMEOUT} ms:\n${this.output.slice(-40).join('\n')}`));
       }, START_TIMEOUT);
     });
+  }
+
+  /** Fails at once, saying why, when this build does not serve the client or the pages. */
+  async #servesThePages() {
+    for (const path of ['/client/tidings.js', '/examples/chat/chat.js', '/examples/dashboard/dashboard.js']) {
+      const res = await fetch(this.url + path);
+      await res.arrayBuffer();
+      if (res.status !== 200) {
+        await this.close();
+        throw new Error(`${this.url}${path} answered ${res.status}: this server does not serve the example pages and the client`
+          + ' (client-js/src/tidings.js and examples/web/ on its classpath); rebuild it (./mvnw -q package -DskipTests)');
+      }
+    }
   }
 
   /** SIGTERM (a graceful shutdown), then SIGKILL if it has not ended within a minute. */
