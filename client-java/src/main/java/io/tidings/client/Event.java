@@ -1,6 +1,7 @@
 package io.tidings.client;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Instant;
 
 /**
@@ -17,4 +18,23 @@ import java.time.Instant;
  */
 public record Event(String topic, long offset, String cursor, String id, String type, String key,
     JsonNode data, Instant time) {
+
+  /** The {@link #type()} of the marker an {@link EventStream} yields for a {@link Reset}. */
+  public static final String RESET = "reset";
+
+  /**
+   * True for the marker an {@link EventStream} yields where a topic was reset: offset 0 (no stored
+   * event has it), type {@code reset}, the reset's cursor, and data {@code {"reason": ...}}. The
+   * topic's state follows as {@code put} events: clear what you keep of the topic.
+   */
+  public boolean isReset() {
+    return offset == 0 && RESET.equals(type);
+  }
+
+  /** The marker for {@code reset} (see {@link #isReset()}). */
+  static Event resetMarker(Reset reset) {
+    ObjectNode data = TidingsClient.mapper().createObjectNode();
+    data.put("reason", reset.reason());
+    return new Event(reset.topic(), 0, reset.cursor(), null, RESET, null, data, null);
+  }
 }

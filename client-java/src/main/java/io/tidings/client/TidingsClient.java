@@ -27,6 +27,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -46,7 +48,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Every method throws {@link TidingsException} when the request fails: an error answer keeps
  * the server's status, code, message and {@code Retry-After}; {@code 410 cursor_expired} is a
- * {@link CursorExpiredException}. Nothing is retried automatically.
+ * {@link CursorExpiredException}. These single requests are never retried automatically.
+ *
+ * <p>To follow topics, {@link #subscribe(List, String, SubscribeOptions, SubscriptionListener)
+ * subscribe} (callbacks), {@link #stream(List, String, SubscribeOptions) stream} (a blocking
+ * iterator) or {@link #mirror(String) mirror} (a local copy of a topic's state). Subscriptions
+ * choose a transport (WebSocket, SSE, long polling, polling), reconnect with backoff and resume
+ * where they stopped by themselves.
  */
 public final class TidingsClient implements AutoCloseable {
   private static final String USER_AGENT = "tidings-java/0.1";
@@ -58,9 +66,11 @@ public final class TidingsClient implements AutoCloseable {
   private final String base;
   private final String authorization;
   private final Duration requestTimeout;
+  private final Duration connectTimeout;
   private final ExecutorService executor;
   private final HttpClient http;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final Set<Subscription> subscriptions = ConcurrentHashMap.newKeySet();
 
   private TidingsClient(Builder b) {
     String s = b.uri.toString();
@@ -70,6 +80,7 @@ public final class TidingsClient implements AutoCloseable {
     this.base = s;
     this.authorization = b.token == null ? null : "Bearer " + b.token;
     this.requestTimeout = b.requestTimeout;
+    this.connectTimeout = b.connectTimeout;
     AtomicInteger n = new AtomicInteger();
     this.executor = Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "tidings-client-" + n.incrementAndGet());
@@ -235,6 +246,118 @@ public final class TidingsClient implements AutoCloseable {
     return new Changes(text(json, "topic"), events, text(json, "cursor"), json.path("more").asBoolean());
   }
 
+  // ------------------------------------------------------------------------------- subscribe
+
+  /**
+   * Follows one topic from {@code since} with the default options.
+   *
+   * @see #subscribe(List, String, SubscribeOptions, SubscriptionListener)
+   */
+  public Subscription subscribe(String topic, String since, SubscriptionListener listener) {
+    return subscribe(List.of(topic), since, SubscribeOptions.defaults(), listener);
+  }
+
+  /**
+   * Follows topics from {@code since} with the default options.
+   *
+   * @see #subscribe(List, String, SubscribeOptions, SubscriptionListener)
+   */
+  public Subscription subscribe(List<String> topics, String since, SubscriptionListener listener) {
+    return subscribe(topics, since, SubscribeOptions.defaults(), listener);
+  }
+
+  /**
+   * Follows topics: replays their events after {@code since}, then delivers live events, until
+   * closed. The subscription runs on its own daemon thread; the call returns at once.
+   *
+   * <pre>{@code
+   * Subscription sub = client.subscribe(List.of("orders", "stock"), "now", SubscribeOptions.defaults(),
+   *     event -> System.out.println(event.topic() + " " + event.offset() + " " + event.data()));
+   * ...
+   * sub.close();
+   * }</pre>
+   *
+   * @param topics one or more topics (at most 32 for SSE, which otherwise falls back to the next
+   *     transport)
+   * @param since where every topic starts: {@code earliest}, {@code now} (also for null), or a
+   *     cursor (for one topic)
+   * @param options transports, mode, backoff and polling bounds
+   * @param listener receives the events, resets, status changes and the error that ends the
+   *     subscription, on the subscription's thread
+   */
+  public Subscription subscribe(List<String> topics, String since, SubscribeOptions options,
+      SubscriptionListener listener) {
+    return subscribe(sinceMap(topics, since), options, listener);
+  }
+
+  /**
+   * Follows topics, each from its own position, for instance the {@link Subscription#cursors()}
+   * of an earlier subscription.
+   *
+   * @param since topic to start position ({@code earliest}, {@code now} or a cursor), in the
+   *     order the topics should have (use a {@link LinkedHashMap})
+   */
+  public Subscription subscribe(Map<String, String> since, SubscribeOptions options, SubscriptionListener listener) {
+    checkOpen();
+    SubscriptionImpl s = new SubscriptionImpl(this, since, options, listener);
+    register(s);
+    s.start();
+    return s;
+  }
+
+  /**
+   * Follows topics as a blocking, closeable sequence of events (default options).
+   *
+   * @see #stream(List, String, SubscribeOptions)
+   */
+  public EventStream stream(List<String> topics, String since) {
+    return stream(topics, since, SubscribeOptions.defaults());
+  }
+
+  /**
+   * Follows topics as a blocking, closeable sequence of events: the pull-style counterpart of
+   * {@link #subscribe(List, String, SubscribeOptions, SubscriptionListener)}.
+   */
+  public EventStream stream(List<String> topics, String since, SubscribeOptions options) {
+    return new EventStream(this, sinceMap(topics, since), options);
+  }
+
+  /**
+   * A local copy of {@code topic}'s state, kept current (default options). Loads the state before
+   * returning.
+   *
+   * @throws TidingsException when the state cannot be loaded
+   */
+  public Mirror mirror(String topic) {
+    return mirror(topic, SubscribeOptions.defaults());
+  }
+
+  /**
+   * A local copy of {@code topic}'s state, kept current over the given transports. Loads the
+   * state before returning; the mode is always full.
+   *
+   * @throws TidingsException when the state cannot be loaded
+   */
+  public Mirror mirror(String topic, SubscribeOptions options) {
+    Objects.requireNonNull(topic, "topic");
+    return new Mirror(this, topic, options);
+  }
+
+  private static Map<String, String> sinceMap(List<String> topics, String since) {
+    Map<String, String> map = new LinkedHashMap<>();
+    for (String t : topics) {
+      if (map.put(Objects.requireNonNull(t, "topic"), since == null ? "now" : since) != null) {
+        throw new IllegalArgumentException("topic " + t + " is given twice");
+      }
+    }
+    if (map.size() > 1 && since != null && !since.equals("now") && !since.equals("earliest")) {
+      throw new IllegalArgumentException("one cursor cannot start several topics; pass a map of cursors");
+    }
+    return map;
+  }
+
+  // -------------------------------------------------------------------------------- topics
+
   /** Every topic, sorted by name ({@code GET /v1/topics}, all pages). */
   public List<TopicInfo> topics() {
     return topics(null);
@@ -272,17 +395,63 @@ public final class TidingsClient implements AutoCloseable {
     }
   }
 
-  /** Releases the client's threads. Calls made after closing fail with {@link IllegalStateException}. */
+  /**
+   * Closes the client's subscriptions and mirrors, and releases its threads. Calls made after
+   * closing fail with {@link IllegalStateException}.
+   */
   @Override
   public void close() {
     if (closed.compareAndSet(false, true)) {
+      for (Subscription s : List.copyOf(subscriptions)) {
+        s.close();
+      }
       executor.shutdownNow();
     }
   }
 
   // -------------------------------------------------------------------------------- plumbing
 
-  private HttpRequest.Builder request(String pathAndQuery) {
+  HttpClient http() {
+    return http;
+  }
+
+  Duration requestTimeout() {
+    return requestTimeout;
+  }
+
+  Duration connectTimeout() {
+    return connectTimeout;
+  }
+
+  String authorization() {
+    return authorization;
+  }
+
+  /** The WebSocket endpoint: the base URI with {@code ws} or {@code wss}. */
+  URI webSocketUri() {
+    String s = base.startsWith("https:") ? "wss:" + base.substring(6) : "ws:" + base.substring(base.indexOf(':') + 1);
+    return URI.create(s + "/v1/ws");
+  }
+
+  void register(Subscription s) {
+    subscriptions.add(s);
+    if (closed.get()) {
+      subscriptions.remove(s);
+      throw new IllegalStateException("client is closed");
+    }
+  }
+
+  void unregister(Subscription s) {
+    subscriptions.remove(s);
+  }
+
+  void checkOpen() {
+    if (closed.get()) {
+      throw new IllegalStateException("client is closed");
+    }
+  }
+
+  HttpRequest.Builder request(String pathAndQuery) {
     if (closed.get()) {
       throw new IllegalStateException("client is closed");
     }
@@ -321,7 +490,7 @@ public final class TidingsClient implements AutoCloseable {
     throw error(status, json, response);
   }
 
-  private static TidingsException error(int status, JsonNode json, HttpResponse<?> response) {
+  static TidingsException error(int status, JsonNode json, HttpResponse<?> response) {
     JsonNode err = json == null ? null : json.get("error");
     String code = err != null ? text(err, "code") : null;
     String message = err != null ? text(err, "message") : null;
@@ -358,7 +527,7 @@ public final class TidingsClient implements AutoCloseable {
     }
   }
 
-  private static JsonNode parse(byte[] body) {
+  static JsonNode parse(byte[] body) {
     if (body == null || body.length == 0) {
       return null;
     }
@@ -369,12 +538,12 @@ public final class TidingsClient implements AutoCloseable {
     }
   }
 
-  private static Event event(JsonNode e) {
+  static Event event(JsonNode e) {
     return new Event(text(e, "topic"), e.path("offset").asLong(), text(e, "cursor"), text(e, "id"), text(e, "type"),
         text(e, "key"), e.get("data"), instant(e, "time"));
   }
 
-  private static String text(JsonNode node, String field) {
+  static String text(JsonNode node, String field) {
     if (node == null) {
       return null;
     }
@@ -382,7 +551,7 @@ public final class TidingsClient implements AutoCloseable {
     return v == null || v.isNull() ? null : v.asText();
   }
 
-  private static Instant instant(JsonNode node, String field) {
+  static Instant instant(JsonNode node, String field) {
     String s = text(node, field);
     try {
       return s == null ? null : Instant.parse(s);
@@ -391,7 +560,7 @@ public final class TidingsClient implements AutoCloseable {
     }
   }
 
-  private static String enc(String s) {
+  static String enc(String s) {
     return URLEncoder.encode(s, StandardCharsets.UTF_8);
   }
 

@@ -10,6 +10,12 @@ public final class EventTypes {
   /** Longest idempotency id accepted. */
   public static final int MAX_ID_LENGTH = 128;
 
+  /**
+   * Types an application may not publish: Server-Sent Events names its own messages with them
+   * ({@code event: reset}), and a listener for those must never see an application's event.
+   */
+  public static final java.util.Set<String> RESERVED = java.util.Set.of("reset", "subscribed", "error");
+
   private EventTypes() {}
 
   /** Whether {@code type} is a well-formed event type. */

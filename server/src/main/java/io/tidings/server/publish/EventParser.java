@@ -82,6 +82,9 @@ public final class EventParser {
       type = EventTypes.MESSAGE;
     } else if (!EventTypes.isValid(type)) {
       throw ApiException.badRequest("invalid_event", where + ".type must match [a-z0-9_.-]{1,64}");
+    } else if (EventTypes.RESERVED.contains(type)) {
+      throw ApiException.badRequest("invalid_event", where + ".type '" + type
+          + "' is reserved (reset, subscribed and error name the push transports' own messages)");
     }
     String key = optionalString(node, "key", where);
     if (key != null && (key.isEmpty() || key.length() > EventTypes.MAX_KEY_LENGTH)) {

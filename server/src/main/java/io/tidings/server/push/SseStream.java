@@ -147,7 +147,7 @@ final class SseStream implements Sink, PushConnection {
   public void reset(Feed feed, Cursor continueAt, String reason, boolean stateFollows) {
     // With no state to follow the feed has already moved to continueAt, so the id can carry it.
     String id = stateFollows ? null : StreamCursor.encode(positions());
-    send(WireFormats.sseBlock(id, "reset", WireFormats.resetJson(feed.topic(), continueAt, reason, null)));
+    send(WireFormats.sseBlock(id, "reset", WireFormats.resetJson(feed.topic(), continueAt, reason, stateFollows, null)));
   }
 
   @Override

@@ -146,7 +146,7 @@ final class WireFormats {
   }
 
   /** {@code {"topic","cursor","reason"}}, with {@code op} first when given. */
-  static byte[] resetJson(String topic, Cursor cursor, String reason, String op) {
+  static byte[] resetJson(String topic, Cursor cursor, String reason, boolean stateFollows, String op) {
     return Json.bytes(gen -> {
       gen.writeStartObject();
       if (op != null) {
@@ -155,6 +155,7 @@ final class WireFormats {
       gen.writeStringField("topic", topic);
       gen.writeStringField("cursor", cursor.encode());
       gen.writeStringField("reason", reason);
+      gen.writeBooleanField("state", stateFollows);
       gen.writeEndObject();
     });
   }

@@ -376,7 +376,7 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
 
   @Override
   public void reset(Feed feed, Cursor continueAt, String reason, boolean stateFollows) {
-    send(WireFormats.resetJson(feed.topic(), continueAt, reason, "reset"));
+    send(WireFormats.resetJson(feed.topic(), continueAt, reason, stateFollows, "reset"));
   }
 
   @Override

@@ -115,6 +115,7 @@ class ResetTest {
         assertThat(reset.json().get("topic").asText()).isEqualTo(t);
         assertThat(reset.json().get("reason").asText()).isEqualTo("retention");
         assertThat(reset.json().get("cursor").asText()).isEqualTo(head);
+        assertThat(reset.json().get("state").asBoolean()).as("state follows").isTrue();
 
         for (int i = 0; i < state.size(); i++) {
           SseClient.Message put = sse.nextEvent(WAIT);
@@ -153,6 +154,7 @@ class ResetTest {
       assertThat(reset.event()).isEqualTo("reset");
       assertThat(reset.id()).isEqualTo(head);
       assertThat(reset.json().get("cursor").asText()).isEqualTo(head);
+      assertThat(reset.json().get("state").asBoolean(true)).as("no state follows").isFalse();
       JsonNode more = http.publishOk(t, "{\"data\":\"after\"}");
       SseClient.Message next = PushSupport.nextSseEvent(sse, WAIT);
       assertThat(next.event()).isEqualTo("message");
@@ -175,6 +177,7 @@ class ResetTest {
       assertThat(reset.get("topic").asText()).isEqualTo(t);
       assertThat(reset.get("reason").asText()).isEqualTo("retention");
       assertThat(reset.get("cursor").asText()).isEqualTo(head);
+      assertThat(reset.get("state").asBoolean()).as("state follows").isTrue();
       for (int i = 0; i < state.size(); i++) {
         JsonNode put = ws.next(WAIT);
         boolean last = i == state.size() - 1;
