@@ -165,7 +165,7 @@ export class Tidings {
     const entries = [];
     let after;
     do {
-      const page = await this._json('GET', 'v1/state', [['topic', topic], ['limit', 10000], ['after_key', after]]);
+      const page = await this._json('GET', 'v1/state', [['topic', topic], ['after_key', after]]);
       if (cursor === undefined) cursor = page.cursor;
       entries.push(...page.entries);
       after = page.next_key;
@@ -369,9 +369,12 @@ class WsConn extends Conn {
         else this.event(ev);
         break;
       }
-      case 'reset':
-        this.deliver(() => this.sub._reset({ topic: msg.topic, cursor: msg.cursor, reason: msg.reason }, 'ws'));
+      case 'reset': {
+        const info = { topic: msg.topic, cursor: msg.cursor, reason: msg.reason };
+        // `state`: whether puts follow (servers before that field leave it out: see _reset).
+        this.deliver(() => this.sub._reset(info, typeof msg.state === 'boolean' ? msg.state : undefined));
         break;
+      }
       case 'subscribed':
         if (this.pending.delete(msg.id)) {
           this.position(msg.topic, msg.cursor);
@@ -586,9 +589,9 @@ class SseConn extends Conn {
       if (parts) topics.forEach((t, i) => this.position(t, parts[i]));
       this.markOpen();
     } else if (type === 'reset') {
-      // With an id the reset is complete: no state follows (an empty state).
+      // `state` says whether puts follow; before that field, an id on the reset itself said none do.
       const info = { topic: obj.topic, cursor: obj.cursor, reason: obj.reason };
-      this.deliver(() => this.sub._reset(info, 'sse', id !== null));
+      this.deliver(() => this.sub._reset(info, typeof obj.state === 'boolean' ? obj.state : id === null));
     } else if (type === 'error') {
       const e = obj.error || {};
       const err = new TidingsError(e.code === 'unavailable' ? 503 : 400, e.code || 'stream_error', e.message);
@@ -1018,7 +1021,6 @@ class SubscriptionImpl {
       if (ev.type === 'put' && (ev.cursor === r.previous || ev.cursor === r.cursor)) {
         r.got = true;
         if (r.announced) r.late = true; // puts after the empty-state guess: announce again at the end
-        if (ev.offset > r.max) r.max = ev.offset;
         t.cursor = ev.cursor;
         this._emit(ev, true);
         if (ev.cursor === r.cursor) this._endReset(ev.topic);
@@ -1037,7 +1039,9 @@ class SubscriptionImpl {
     const r = t.reset;
     if (!r) return;
     t.reset = null;
-    t.last = r.max;
+    // Live events follow the reset's cursor, which is not ordered against the offsets of the state's
+    // puts (a key read late may be newer): no offset filter until the first live event.
+    t.last = 0;
     if (!r.announced || r.late) {
       r.announced = true;
       if (this._hooks.resetDone) this._hooks.resetDone(topic);
@@ -1051,8 +1055,12 @@ class SubscriptionImpl {
     }
   }
 
-  /** A push reset: the state follows as puts (full mode), or is fetched (notify mode). */
-  _reset(info, kind, complete) {
+  /**
+   * A push reset: the state follows as puts (full mode), or is fetched (notify mode).
+   * `stateFollows` is undefined when the server does not say (a WebSocket before the `state` field).
+   */
+  _reset(info, stateFollows) {
+    const complete = stateFollows === false;
     const t = this._t.get(info.topic);
     if (!t || this._closed) return;
     if (this._notifyMode) {
@@ -1063,16 +1071,16 @@ class SubscriptionImpl {
       this._pump(info.topic);
       return;
     }
-    const r = { previous: t.cursor, cursor: info.cursor, max: 0, got: false, announced: false };
+    const r = { previous: t.cursor, cursor: info.cursor, got: false, announced: false };
     t.reset = r;
     t.last = 0;
     this._callReset(info);
     if (complete) {
       t.cursor = info.cursor;
       this._endReset(info.topic);
-    } else if (kind === 'ws') {
-      // The WebSocket reset does not say whether state follows; when it does, the first put comes
-      // with it. Without one soon, tell mirrors the (empty) reload is done; late puts still count.
+    } else if (stateFollows === undefined) {
+      // The reset does not say whether state follows; when it does, the first put comes right
+      // behind it. Without one soon, tell mirrors the (empty) reload is done; late puts still count.
       this._later(WS_EMPTY_STATE_GRACE, () => {
         if (t.reset === r && !r.got && !r.announced) {
           r.announced = true;
@@ -1183,14 +1191,13 @@ class SubscriptionImpl {
     t.reset = null;
     t.skip = null; // notify puts of the reset still on their way are at or below the state: filtered by offset
     const previous = t.cursor;
-    let max = 0;
     st.entries.forEach((e, i) => {
       const ev = { topic, offset: e.offset, cursor: i === st.entries.length - 1 ? st.cursor : previous, type: 'put', key: e.key, data: e.data, time: e.time };
-      if (e.offset > max) max = e.offset;
       this._emit(ev, true);
     });
     t.cursor = st.cursor;
-    t.last = max;
+    // Later pages may hold entries newer than the cursor: the changes after it all come, no filter.
+    t.last = 0;
     if (this._hooks.resetDone) this._hooks.resetDone(topic);
   }
 }

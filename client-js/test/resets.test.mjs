@@ -7,7 +7,8 @@ import { Tidings } from '../src/tidings.js';
 
 let server;
 before(async () => {
-  server = await startServer({ store: 'memory', config: { retention: [{ topic: 'ret/**', max_events: 5 }] } });
+  // Small state pages, so that a reload takes several requests.
+  server = await startServer({ store: 'memory', config: { retention: [{ topic: 'ret/**', max_events: 5 }], pull: { state_default_limit: 2 } } });
 });
 after(async () => { await server?.close(); });
 
@@ -117,5 +118,36 @@ test('a mirror cut off while retention trims past its cursor reloads through the
     assert.deepEqual(changes.slice(before), ['reload'], 'one reload, no per-put noise');
   } finally {
     m.close();
+  }
+});
+
+test('longpoll: events published while the state pages load are all delivered after the reload', async () => {
+  // The reload continues from the first page's cursor; a later page can hold a newer entry (d below),
+  // which must not make the client skip what was published between the two (the message m).
+  const topic = topicName('ret/paged');
+  const publisher = new Tidings(server.url);
+  const early = await publisher.publish(topic, { data: 'early' });
+  await publisher.publish(topic, ['a', 'b', 'c', 'd'].map((key) => ({ type: 'put', key, data: 1 })));
+  await publisher.publish(topic, [{ data: 6 }, { data: 7 }, { data: 8 }]);
+  let injected = false;
+  const fetchDuringReload = async (url, init) => {
+    const u = new URL(url);
+    if (u.pathname === '/v1/state' && u.searchParams.has('after_key') && !injected) {
+      injected = true;
+      await publisher.publish(topic, [{ data: 'm' }, { type: 'put', key: 'd', data: 2 }]);
+    }
+    return fetch(url, init);
+  };
+  const rec = record(client(server.url, { transports: ['longpoll'], fetch: fetchDuringReload }), topic, { since: early.cursor });
+  try {
+    await waitFor(() => rec.events.some((e) => e.data === 'm'), 20000, 'the message published during the reload',
+      () => JSON.stringify(rec.events.map((e) => [e.offset, e.type, e.key, e.data])));
+    assert.ok(injected, 'the state came in more than one page');
+    assert.equal(rec.resets.length, 1);
+    const puts = rec.events.slice(0, 4);
+    assert.deepEqual(puts.map((e) => [e.key, e.data]), [['a', 1], ['b', 1], ['c', 1], ['d', 2]]);
+    assert.deepEqual(rec.events.slice(4).map((e) => e.offset), [9, 10], 'everything after the first page\'s cursor, in order');
+  } finally {
+    rec.sub.close();
   }
 });
