@@ -66,7 +66,7 @@ export interface Backoff {
 }
 
 export interface ClientOptions {
-  /** Sent as `Authorization: Bearer` (fetch) or as the `auth` op / `access_token` query where headers cannot be set. */
+  /** Sent as `Authorization: Bearer` (HTTP and SSE, both over fetch), and as the `auth` op once a WebSocket opens. */
   token?: string | (() => string | Promise<string>);
   /** Order of transports to try (default `['ws', 'sse', 'longpoll', 'poll']`). */
   transports?: Transport[];
