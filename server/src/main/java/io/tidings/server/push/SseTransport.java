@@ -118,7 +118,7 @@ public final class SseTransport {
       if (since == null || since.equals("now") || since.equals("earliest")) {
         Arrays.fill(out, since == null ? Position.NOW : Position.parse(since));
       } else {
-        List<Cursor> parts = StreamCursor.parse(since, topics);
+        List<Position> parts = StreamCursor.parse(since, topics);
         for (int i = 0; i < topics; i++) {
           out[i] = parts.get(i);
         }

@@ -2,6 +2,7 @@ package io.tidings.server.push;
 
 import io.tidings.core.Cursor;
 import io.tidings.core.InvalidCursorException;
+import io.tidings.core.Position;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -11,7 +12,8 @@ import java.util.List;
  *
  * <p>For one topic it is that topic's cursor, the same text as everywhere else. For several, the
  * parts are joined by {@code ~}; a part is {@code <epoch>.<offset>}, or just {@code <offset>} when
- * its epoch is the previous part's: {@code k3v7q2mz6a.17~4~230}.
+ * its epoch is the previous part's: {@code k3v7q2mz6a.17~4~230}. When a client builds one to start a
+ * stream, a part may also be {@code earliest} or {@code now} (a topic it has no position in yet).
  */
 final class StreamCursor {
   private StreamCursor() {}
@@ -40,7 +42,7 @@ final class StreamCursor {
    *
    * @throws InvalidCursorException when it is malformed or holds another number of positions
    */
-  static List<Cursor> parse(String text, int topics) {
+  static List<Position> parse(String text, int topics) {
     if (text.length() > Cursor.MAX_LENGTH) {
       throw new InvalidCursorException("cursor is longer than " + Cursor.MAX_LENGTH + " characters");
     }
@@ -49,11 +51,14 @@ final class StreamCursor {
       throw new InvalidCursorException("the cursor holds " + parts.length + " position(s), but the stream has "
           + topics + " topic(s) (keep the topics in the order of the stream the cursor came from)");
     }
-    List<Cursor> out = new ArrayList<>(topics);
+    List<Position> out = new ArrayList<>(topics);
     String epoch = null;
     for (String part : parts) {
       Cursor c;
-      if (part.indexOf('.') >= 0) {
+      if (part.equals("earliest") || part.equals("now")) {
+        out.add(Position.parse(part));
+        continue;
+      } else if (part.indexOf('.') >= 0) {
         c = Cursor.parse(part);
       } else if (epoch != null) {
         c = Cursor.parse(epoch + '.' + part);

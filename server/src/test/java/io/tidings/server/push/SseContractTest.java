@@ -149,6 +149,33 @@ class SseContractTest {
   }
 
   @Test
+  void aStreamCursorBuiltByAClient_mixesTopicCursorsWithEarliestAndNow() throws Exception {
+    String a = topic("mixed-a");
+    String b = topic("mixed-b");
+    String c = topic("mixed-c");
+    List<JsonNode> aEvents = http.publishOk(a, "[{\"data\":1},{\"data\":2},{\"data\":3}]").get("events").findValues("cursor");
+    http.publishOk(b, "[{\"data\":1},{\"data\":2}]");
+    http.publishOk(c, "[{\"data\":1}]");
+    // a from its first event's cursor (as a WebSocket gave it), b from the start, c from now.
+    String since = aEvents.get(0).asText() + "~earliest~now";
+    try (SseClient sse = open("topic=" + enc(a) + "&topic=" + enc(b) + "&topic=" + enc(c) + "&since=" + enc(since))) {
+      SseClient.Message subscribed = sse.nextEvent(WAIT);
+      assertThat(subscribed.event()).isEqualTo("subscribed");
+      assertThat(subscribed.id()).as("the keywords resolved to positions").doesNotContain("earliest").doesNotContain("now");
+      http.publishOk(c, "{\"data\":2}");
+      List<String> got = new java.util.ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        JsonNode e = sse.nextEvent(WAIT).json();
+        String t = e.get("topic").asText();
+        got.add((t.equals(a) ? "a" : t.equals(b) ? "b" : "c") + e.get("offset").asLong());
+      }
+      assertThat(got).containsExactlyInAnyOrder("a2", "a3", "b1", "b2", "c2");
+    }
+    assertThat(http.get("/v1/sse?topic=" + enc(a) + "&topic=" + enc(b) + "&since=earliest~5").status())
+        .as("a bare offset needs an epoch before it").isEqualTo(400);
+  }
+
+  @Test
   void severalTopics_shareOneStreamCursor_inParameterOrder_thatResumesThemAll() throws Exception {
     String a = topic("multi-a");
     String b = topic("multi-b");
