@@ -267,6 +267,12 @@ public final class ConfigLoader {
       check(positive(j.jwksRefreshInterval), "auth.jwt.jwks_refresh_interval must be positive");
       check(j.jwksMinRefreshInterval != null && !j.jwksMinRefreshInterval.isNegative(),
           "auth.jwt.jwks_min_refresh_interval must not be negative");
+      for (String[] f : new String[][] {{"rs256_public_key", j.rs256PublicKey}, {"es256_public_key", j.es256PublicKey},
+          {"jwks", j.jwks}}) {
+        if (f[1] != null && !f[1].startsWith("http://") && !f[1].startsWith("https://")) {
+          check(Files.isReadable(Path.of(f[1])), "auth.jwt." + f[0] + ": cannot read " + f[1]);
+        }
+      }
       if (j.jwks != null && (j.jwks.startsWith("http://") || j.jwks.startsWith("https://"))) {
         try {
           java.net.URI u = java.net.URI.create(j.jwks);
