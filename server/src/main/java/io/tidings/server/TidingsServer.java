@@ -11,6 +11,7 @@ import io.tidings.core.hub.TopicWaiters;
 import io.tidings.core.memory.MemoryEngine;
 import io.tidings.engine.sqlite.SqliteEngine;
 import io.tidings.engine.sqlite.SqliteOptions;
+import io.tidings.server.auth.Authenticator;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.Cors;
 import io.tidings.server.http.HttpApi;
@@ -61,6 +62,7 @@ public final class TidingsServer implements AutoCloseable {
   private final PollAdvisor advisor;
   private final EventParser parser;
   private final Cors cors;
+  private final Authenticator auth;
   private final StaticFiles files = StaticFiles.load(TidingsServer.class.getClassLoader());
   private final List<AutoCloseable> subscriptions = new ArrayList<>();
   private Vertx vertx;
@@ -72,6 +74,8 @@ public final class TidingsServer implements AutoCloseable {
 
   private TidingsServer(TidingsConfig config) {
     this.config = config;
+    // First: bad key material must stop the start before the store is opened.
+    this.auth = Authenticator.create(config.auth);
     this.engine = engine(config);
     this.waiters = new TopicWaiters(config.pull.maxWaiting);
     this.hub = new Hub(engine, new Hub.Options(config.push.catchUpPage, config.push.catchUpPage, 500));
@@ -80,7 +84,7 @@ public final class TidingsServer implements AutoCloseable {
     this.advisor = new PollAdvisor(rates, waiters::size, pi.min.toMillis() / 1000.0, pi.max.toMillis() / 1000.0,
         pi.jitter, pi.busyWaiting);
     this.parser = new EventParser(config.events.maxDataSize, config.events.maxBatch);
-    this.cors = new Cors(config.server.allowedOrigins);
+    this.cors = new Cors(config.server.allowedOrigins, auth.enabled());
   }
 
   /** Starts a server and returns once it listens. */
@@ -133,6 +137,10 @@ public final class TidingsServer implements AutoCloseable {
     port = deployListeners(options, config.server.port == 0 ? -1 : config.server.port, loops);
     String scheme = config.server.tls != null ? "https" : "http";
     String where = config.store.kind.equals("sqlite") ? " at " + Path.of(config.store.path).toAbsolutePath().normalize() : "";
+    if (!auth.enabled()) {
+      LOG.warn("no auth section is configured: anyone who can reach {}:{} may publish and read every topic",
+          hostForUrl(config.server.host), port);
+    }
     LOG.info("Tidings listening on {}://{}:{} (store: {}{}; transport: {})", scheme, hostForUrl(config.server.host),
         port, config.store.kind, where, transport.name());
   }
@@ -204,16 +212,17 @@ public final class TidingsServer implements AutoCloseable {
     TidingsConfig.Pull pull = config.pull;
     return new HttpApi(context,
         new PublishHandler(engine, parser, config.server.maxBodySize, metrics),
-        new StateHandler(engine, advisor, pull),
+        new StateHandler(engine, advisor, pull, auth),
         changes,
         new TopicsHandler(engine, pull),
         new SseTransport(engine, push, config.push, pushStats, metrics),
-        new WsTransport(engine, push, parser, metrics, config.push, pushStats),
+        new WsTransport(engine, push, parser, metrics, config.push, pushStats, auth),
         new HealthHandler(engine, () -> draining),
         metrics,
         cors,
         scraper,
-        files);
+        files,
+        auth);
   }
 
   /** Call on the event loop the push connections will live on. */
@@ -222,7 +231,7 @@ public final class TidingsServer implements AutoCloseable {
   }
 
   ChangesHandler changesHandler(Context context) {
-    return new ChangesHandler(engine, waiters, advisor, config.pull, context);
+    return new ChangesHandler(engine, waiters, advisor, config.pull, context, auth);
   }
 
   long shutdownGraceMillis() {
@@ -263,6 +272,7 @@ public final class TidingsServer implements AutoCloseable {
       }
     }
     engine.close();
+    auth.close();
     metrics.close();
     LOG.info("Tidings stopped");
   }

@@ -32,6 +32,26 @@ public final class ServeCommand implements Callable<Integer> {
   @Option(names = "--config", description = "YAML configuration file (or set TIDINGS_CONFIG).")
   Path config;
 
+  @Option(names = "--insecure", description = "Serve without an auth section on an address other than loopback:"
+      + " everyone who can reach it may publish and read everything.")
+  boolean insecure;
+
+  /** Whether every address {@code host} names is a loopback address (so only this machine can connect). */
+  static boolean loopback(String host) {
+    String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+    try {
+      java.net.InetAddress[] all = java.net.InetAddress.getAllByName(h);
+      for (java.net.InetAddress a : all) {
+        if (!a.isLoopbackAddress()) {
+          return false;
+        }
+      }
+      return all.length > 0;
+    } catch (java.net.UnknownHostException e) {
+      return false;
+    }
+  }
+
   @Override
   public Integer call() throws InterruptedException {
     Map<String, Object> flags = new LinkedHashMap<>();
@@ -49,6 +69,16 @@ public final class ServeCommand implements Callable<Integer> {
     } catch (ConfigException e) {
       System.err.println("tidings: " + e.getMessage());
       return 2;
+    }
+    if (cfg.auth == null && !loopback(cfg.server.host)) {
+      if (!insecure) {
+        System.err.println("tidings: refusing to serve on " + cfg.server.host + " without authentication: anyone who"
+            + " can reach it could publish and read every topic. Configure an auth section (see docs/security.md),"
+            + " bind 127.0.0.1, or pass --insecure if that is really what you want.");
+        return 2;
+      }
+      System.err.println("tidings: WARNING: --insecure: serving on " + cfg.server.host
+          + " without authentication; anyone who can reach it may publish and read every topic");
     }
     TidingsServer server;
     try {

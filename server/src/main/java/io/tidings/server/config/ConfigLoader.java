@@ -33,7 +33,7 @@ import java.util.TreeMap;
  */
 public final class ConfigLoader {
   private static final String ENV_PREFIX = "TIDINGS_";
-  private static final java.util.Set<String> SECTIONS = java.util.Set.of("server", "store", "retention", "events", "pull", "push");
+  private static final java.util.Set<String> SECTIONS = java.util.Set.of("server", "store", "retention", "events", "pull", "push", "auth");
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
   private static final ObjectMapper MAPPER = new ObjectMapper()
       .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
@@ -91,6 +91,10 @@ public final class ConfigLoader {
         put(tree, e.getKey(), MAPPER.valueToTree(e.getValue()));
       }
     }
+    // "auth:" with nothing under it still means authentication is on (with nothing granted), never off.
+    if (tree.has("auth") && tree.get("auth").isNull()) {
+      tree.putObject("auth");
+    }
     TidingsConfig config;
     try {
       config = MAPPER.treeToValue(tree, TidingsConfig.class);
@@ -107,6 +111,14 @@ public final class ConfigLoader {
     JsonNode store = tree.get("store");
     if (store instanceof ObjectNode s && s.hasNonNull("path")) {
       s.put("path", base.resolve(s.get("path").asText()).normalize().toString());
+    }
+    if (tree.get("auth") instanceof ObjectNode auth && auth.get("jwt") instanceof ObjectNode jwt) {
+      for (String key : new String[] {"rs256_public_key", "es256_public_key", "jwks"}) {
+        JsonNode v = jwt.get(key);
+        if (v != null && v.isTextual() && !v.asText().startsWith("http://") && !v.asText().startsWith("https://")) {
+          jwt.put(key, base.resolve(v.asText()).normalize().toString());
+        }
+      }
     }
     JsonNode server = tree.get("server");
     if (server instanceof ObjectNode srv && srv.get("tls") instanceof ObjectNode tls) {
@@ -221,6 +233,68 @@ public final class ConfigLoader {
         "push.ws.max_frame_size must be 1KiB..64MiB");
     check(push.ws.maxSubscriptions >= 1, "push.ws.max_subscriptions must be positive");
     check(push.ws.maxPendingPublishes >= 1, "push.ws.max_pending_publishes must be positive");
+    if (c.auth != null) {
+      validateAuth(c.auth);
+    }
+  }
+
+  private static void validateAuth(TidingsConfig.Auth a) {
+    check(a.anonymous != null, "auth.anonymous must be a mapping");
+    check(a.apiKeys != null, "auth.api_keys must be a list");
+    grants("auth.anonymous.subscribe", a.anonymous.subscribe, false);
+    grants("auth.anonymous.publish", a.anonymous.publish, false);
+    java.util.Set<String> names = new java.util.HashSet<>();
+    java.util.Set<String> digests = new java.util.HashSet<>();
+    for (int i = 0; i < a.apiKeys.size(); i++) {
+      TidingsConfig.ApiKey k = a.apiKeys.get(i);
+      String at = "auth.api_keys[" + i + "]";
+      check(k != null && k.name != null && !k.name.isBlank(), at + ".name is required");
+      check(names.add(k.name), at + ".name '" + k.name + "' is used twice");
+      check(k.sha256 != null && k.sha256.matches("[0-9a-fA-F]{64}"),
+          at + ".sha256 must be the hex SHA-256 of the key (64 hex digits), e.g. printf %s tk_... | sha256sum");
+      check(digests.add(k.sha256.toLowerCase(Locale.ROOT)), at + ".sha256 is the same as another key's");
+      grants(at + ".subscribe", k.subscribe, true);
+      grants(at + ".publish", k.publish, true);
+    }
+    TidingsConfig.Jwt j = a.jwt;
+    if (j != null) {
+      check(j.hs256Secret != null || j.rs256PublicKey != null || j.es256PublicKey != null || j.jwks != null,
+          "auth.jwt needs at least one of hs256_secret, rs256_public_key, es256_public_key, jwks");
+      check(j.hs256Secret == null || j.hs256Secret.getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= 32,
+          "auth.jwt.hs256_secret must be at least 32 bytes (HS256 needs a 256-bit key)");
+      check(j.clockSkew != null && !j.clockSkew.isNegative() && j.clockSkew.toSeconds() <= 600,
+          "auth.jwt.clock_skew must be 0s-10m");
+      check(positive(j.jwksRefreshInterval), "auth.jwt.jwks_refresh_interval must be positive");
+      check(j.jwksMinRefreshInterval != null && !j.jwksMinRefreshInterval.isNegative(),
+          "auth.jwt.jwks_min_refresh_interval must not be negative");
+      for (String[] f : new String[][] {{"rs256_public_key", j.rs256PublicKey}, {"es256_public_key", j.es256PublicKey},
+          {"jwks", j.jwks}}) {
+        if (f[1] != null && !f[1].startsWith("http://") && !f[1].startsWith("https://")) {
+          check(Files.isReadable(Path.of(f[1])), "auth.jwt." + f[0] + ": cannot read " + f[1]);
+        }
+      }
+      if (j.jwks != null && (j.jwks.startsWith("http://") || j.jwks.startsWith("https://"))) {
+        try {
+          java.net.URI u = java.net.URI.create(j.jwks);
+          check(u.getHost() != null, "auth.jwt.jwks: '" + j.jwks + "' has no host");
+        } catch (IllegalArgumentException e) {
+          throw new ConfigException("auth.jwt.jwks: '" + j.jwks + "' is not a URL");
+        }
+      }
+    }
+  }
+
+  private static void grants(String at, java.util.List<String> patterns, boolean subjectAllowed) {
+    check(patterns != null, at + " must be a list");
+    for (String p : patterns) {
+      io.tidings.server.auth.GrantPattern g;
+      try {
+        g = io.tidings.server.auth.GrantPattern.compile(p);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException(at + ": " + e.getMessage());
+      }
+      check(subjectAllowed || !g.usesSubject(), at + ": '{sub}' needs a subject, and anonymous requests have none");
+    }
   }
 
   private static boolean positive(Duration d) {

@@ -16,6 +16,8 @@ public final class TidingsConfig {
   public Events events = new Events();
   public Pull pull = new Pull();
   public Push push = new Push();
+  /** Authentication and authorization; absent (null) means everything is allowed to everyone. */
+  public Auth auth;
 
   /** The listener. */
   public static final class Server {
@@ -32,7 +34,7 @@ public final class TidingsConfig {
     public Tls tls;
     /** epoll (default), io_uring or nio; a native one that does not load falls back to nio. */
     public String transport = "epoll";
-    /** Origins whose browser pages may call the API; absent means any origin. */
+    /** Origins whose browser pages may call the API; absent means any origin, or same-origin only with auth. */
     public List<String> allowedOrigins;
   }
 
@@ -153,5 +155,49 @@ public final class TidingsConfig {
     public int maxSubscriptions = 1000;
     /** Publishes awaiting the store per connection; the socket is not read while at this limit. */
     public int maxPendingPublishes = 64;
+  }
+
+  /** Who may do what. Present means requests need credentials beyond what {@code anonymous} grants. */
+  public static final class Auth {
+    public Jwt jwt;
+    public List<ApiKey> apiKeys = new ArrayList<>();
+    public Anonymous anonymous = new Anonymous();
+  }
+
+  /** JSON Web Tokens: where their verification keys come from and how they are checked. */
+  public static final class Jwt {
+    /** HS256 secret, the raw UTF-8 string (at least 32 bytes). */
+    public String hs256Secret;
+    /** PEM file of an RSA public key (or certificate) for RS256. */
+    public String rs256PublicKey;
+    /** PEM file of a P-256 public key (or certificate) for ES256. */
+    public String es256PublicKey;
+    /** A JWK set: a file, or an http(s) URL fetched without blocking. */
+    public String jwks;
+    /** Tolerated clock difference when checking {@code exp} and {@code nbf}. */
+    public Duration clockSkew = Duration.ofSeconds(30);
+    /** A JWKS URL is fetched again this often, so that removed keys stop verifying. */
+    public Duration jwksRefreshInterval = Duration.ofMinutes(10);
+    /** A token with an unknown {@code kid} fetches the set again, at most once per this interval. */
+    public Duration jwksMinRefreshInterval = Duration.ofSeconds(30);
+    /** When set, the {@code iss} a token must carry. */
+    public String issuer;
+    /** When set, a value the token's {@code aud} must contain. */
+    public String audience;
+  }
+
+  /** One API key: only the SHA-256 of the key itself is configured. */
+  public static final class ApiKey {
+    public String name;
+    public String sha256;
+    public List<String> publish = new ArrayList<>();
+    public List<String> subscribe = new ArrayList<>();
+    public boolean admin;
+  }
+
+  /** What requests without credentials may do. */
+  public static final class Anonymous {
+    public List<String> subscribe = new ArrayList<>();
+    public List<String> publish = new ArrayList<>();
   }
 }

@@ -11,17 +11,25 @@ public final class ApiException extends RuntimeException {
   private final String code;
   private final Map<String, String> extra;
   private final Integer retryAfterSeconds;
+  private final Map<String, String> headers;
 
   public ApiException(int status, String code, String message) {
     this(status, code, message, Map.of(), null);
   }
 
   public ApiException(int status, String code, String message, Map<String, String> extra, Integer retryAfterSeconds) {
+    this(status, code, message, extra, retryAfterSeconds, Map.of());
+  }
+
+  /** @param headers response headers the error carries (such as {@code WWW-Authenticate}) */
+  public ApiException(int status, String code, String message, Map<String, String> extra, Integer retryAfterSeconds,
+      Map<String, String> headers) {
     super(message, null, false, false);
     this.status = status;
     this.code = code;
     this.extra = extra;
     this.retryAfterSeconds = retryAfterSeconds;
+    this.headers = headers;
   }
 
   /** 403 {@code transport_disabled}: this deployment switched the transport off. */
@@ -51,6 +59,11 @@ public final class ApiException extends RuntimeException {
   /** Further string fields, written both beside {@code error} and inside it. */
   public Map<String, String> extra() {
     return extra;
+  }
+
+  /** Response headers this error carries. */
+  public Map<String, String> headers() {
+    return headers;
   }
 
   /** Seconds for a {@code Retry-After} header, or {@code null}. */

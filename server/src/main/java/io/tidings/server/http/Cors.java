@@ -8,9 +8,14 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Cross-origin access for browsers. With no {@code server.allowed_origins} every origin may read
- * (answered with {@code *}, which shared caches store once for all); with a list, only those
- * origins, echoed back with {@code Vary: Origin}.
+ * Cross-origin access for browsers. With no {@code server.allowed_origins} and no authentication,
+ * every origin may read (answered with {@code *}, which shared caches store once for all); with a
+ * list, only those origins, echoed back with {@code Vary: Origin}; with authentication and no list,
+ * same-origin pages only. A page of the hub's own origin is always allowed.
+ *
+ * <p>Which origin is "the hub's own" is read from the request: its {@code Host} (or HTTP/2
+ * {@code :authority}) and its scheme ({@code https} over TLS or when a proxy says
+ * {@code X-Forwarded-Proto: https}, which a page's script cannot set on an upgrade or a simple request).
  */
 public final class Cors {
   private static final CharSequence ORIGIN = HttpHeaders.ORIGIN;
@@ -25,10 +30,20 @@ public final class Cors {
   private static final CharSequence MAX_AGE = HttpHeaders.createOptimized("600");
 
   private final Set<String> allowed;
+  private final boolean sameOriginOnly;
 
   /** @param allowedOrigins exact origins such as {@code https://app.example.com}, or null for any */
   public Cors(List<String> allowedOrigins) {
+    this(allowedOrigins, false);
+  }
+
+  /**
+   * @param allowedOrigins exact origins such as {@code https://app.example.com}, or null
+   * @param authConfigured whether authentication is configured: then a null list means same-origin only
+   */
+  public Cors(List<String> allowedOrigins, boolean authConfigured) {
     this.allowed = allowedOrigins == null ? null : Set.copyOf(allowedOrigins);
+    this.sameOriginOnly = allowedOrigins == null && authConfigured;
   }
 
   /** Adds the CORS headers a request from another origin needs; returns false if its origin is not allowed. */
@@ -38,9 +53,9 @@ public final class Cors {
       return true;
     }
     HttpServerResponse response = request.response();
-    if (allowed == null) {
+    if (allowed == null && !sameOriginOnly) {
       response.putHeader(ALLOW_ORIGIN, ANY);
-    } else if (allowed.contains(origin)) {
+    } else if ((allowed != null && allowed.contains(origin)) || sameOrigin(request, origin)) {
       response.putHeader(ALLOW_ORIGIN, origin).putHeader(HttpHeaders.VARY, ORIGIN);
     } else {
       response.putHeader(HttpHeaders.VARY, ORIGIN);
@@ -48,6 +63,37 @@ public final class Cors {
     }
     response.putHeader(EXPOSE, EXPOSED);
     return true;
+  }
+
+  /** Whether {@code origin} is the origin the request was sent to (scheme, host and port alike). */
+  static boolean sameOrigin(HttpServerRequest request, String origin) {
+    String host = request.getHeader(HttpHeaders.HOST);
+    if (host == null && request.authority() != null) {
+      host = request.authority().toString();
+    }
+    if (host == null || origin.equals("null")) {
+      return false;
+    }
+    String forwarded = request.getHeader("X-Forwarded-Proto");
+    String scheme = forwarded != null ? forwarded.split(",", 2)[0].trim().toLowerCase(java.util.Locale.ROOT)
+        : request.isSSL() ? "https" : "http";
+    return normalize(origin).equals(normalize(scheme + "://" + host));
+  }
+
+  // Lower-case, with the scheme's default port written out, so that https://a and https://a:443 are one.
+  private static String normalize(String origin) {
+    String o = origin.trim().toLowerCase(java.util.Locale.ROOT);
+    int colon = o.indexOf("://");
+    if (colon < 0) {
+      return o;
+    }
+    String scheme = o.substring(0, colon);
+    String authority = o.substring(colon + 3);
+    boolean hasPort = authority.startsWith("[") ? authority.indexOf("]:") > 0 : authority.contains(":");
+    if (!hasPort) {
+      authority += scheme.equals("https") ? ":443" : scheme.equals("http") ? ":80" : "";
+    }
+    return scheme + "://" + authority;
   }
 
   /** Whether {@code request} is a CORS preflight. */

@@ -18,6 +18,10 @@ public final class Headers {
   public static final CharSequence NO_STORE = HttpHeaders.createOptimized("no-store");
   public static final CharSequence NO_CACHE = HttpHeaders.createOptimized("no-cache");
   public static final CharSequence IMMUTABLE = HttpHeaders.createOptimized("public, max-age=31536000, immutable");
+  /** For answers that only some principals may see: no shared cache may store them. */
+  public static final CharSequence PRIVATE_NO_CACHE = HttpHeaders.createOptimized("private, no-cache");
+  public static final CharSequence PRIVATE_IMMUTABLE = HttpHeaders.createOptimized("private, max-age=31536000, immutable");
+  public static final CharSequence VARY_AUTHORIZATION = HttpHeaders.createOptimized("Authorization");
 
   private Headers() {}
 }

@@ -1,5 +1,9 @@
 package io.tidings.server.http;
 
+import io.tidings.server.auth.Access;
+import io.tidings.server.auth.AuthFailure;
+import io.tidings.server.auth.Authenticator;
+import io.tidings.server.auth.Principal;
 import io.tidings.server.ops.HealthHandler;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.PublishHandler;
@@ -9,16 +13,23 @@ import io.tidings.server.pull.TopicsHandler;
 import io.tidings.server.push.SseTransport;
 import io.tidings.server.push.WsTransport;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * Routes requests on one event loop to the handler of their path. Plain {@code switch} dispatch:
  * the route table is small and this is the hottest code in the server.
+ *
+ * <p>Every API route learns who is asking first: {@link Authenticator} turns the request's bearer
+ * token (or its absence) into a {@link Principal}, which the handler then checks per topic with
+ * {@link Access}. {@code /healthz}, {@code /readyz} and the static files need no credentials.
  */
 public final class HttpApi {
   private static final CharSequence GET_HEAD = HttpHeaders.createOptimized("GET, HEAD");
@@ -38,11 +49,13 @@ public final class HttpApi {
   private final SseTransport sse;
   private final WsTransport ws;
   private final StaticFiles files;
+  private final Authenticator auth;
 
   public HttpApi(Context context, PublishHandler publish, StateHandler state, ChangesHandler changes,
       TopicsHandler topics, SseTransport sse, WsTransport ws, HealthHandler health, Metrics metrics, Cors cors,
-      WorkerExecutor scraper, StaticFiles files) {
+      WorkerExecutor scraper, StaticFiles files, Authenticator auth) {
     this.files = files;
+    this.auth = auth;
     this.sse = sse;
     this.ws = ws;
     this.cors = cors;
@@ -86,21 +99,78 @@ public final class HttpApi {
         return;
       }
       switch (route) {
-        case "/v1/events" -> publish.handle(request, context);
-        case "/v1/state" -> state.handle(request, context);
-        case "/v1/changes" -> changes.handle(request);
-        case "/v1/topics" -> topics.handle(request, context);
-        case "/v1/sse" -> sse.handle(request);
-        case "/v1/ws" -> ws.handle(request);
         case "/healthz" -> health.healthz(request);
         case "/readyz" -> health.readyz(request, context);
-        case "/metrics" -> scrape(response);
         case "static" -> files.handle(request);
-        default -> throw new IllegalStateException("unrouted " + route);
+        default -> withPrincipal(request, principal -> dispatch(route, request, principal));
       }
     } catch (RuntimeException e) {
       Responses.error(response, e);
     }
+  }
+
+  private void dispatch(String route, HttpServerRequest request, Principal principal) {
+    switch (route) {
+      case "/v1/events" -> publish.handle(request, context, principal);
+      case "/v1/state" -> state.handle(request, context, principal);
+      case "/v1/changes" -> changes.handle(request, principal);
+      case "/v1/topics" -> topics.handle(request, context, principal);
+      case "/v1/sse" -> sse.handle(request, principal);
+      case "/v1/ws" -> ws.handle(request, principal);
+      case "/metrics" -> {
+        Access.requireAdmin(principal);
+        scrape(request.response());
+      }
+      default -> throw new IllegalStateException("unrouted " + route);
+    }
+  }
+
+  /**
+   * Runs {@code then} with the request's principal: at once when no authentication is configured,
+   * the request has no token, or the token is verified without waiting (the usual case); otherwise
+   * once a JWK set has been loaded, with the request paused meanwhile. A bad token is a {@code 401}.
+   */
+  private void withPrincipal(HttpServerRequest request, java.util.function.Consumer<Principal> then) {
+    if (!auth.enabled()) {
+      then.accept(Principal.OPEN);
+      return;
+    }
+    String token = Access.token(request);
+    if (token == null) {
+      then.accept(auth.anonymous());
+      return;
+    }
+    CompletableFuture<Principal> verified = auth.authenticate(token);
+    if (verified.isDone()) {
+      Principal principal;
+      try {
+        principal = verified.join();
+      } catch (CompletionException e) {
+        throw rejected(e.getCause());
+      }
+      then.accept(principal);
+      return;
+    }
+    request.pause();
+    Future.fromCompletionStage(verified, context).onComplete(ar -> {
+      request.resume();
+      try {
+        if (ar.failed()) {
+          throw rejected(ar.cause());
+        }
+        then.accept(ar.result());
+      } catch (RuntimeException e) {
+        Responses.error(request.response(), e);
+      }
+    });
+  }
+
+  private static RuntimeException rejected(Throwable cause) {
+    Throwable t = cause instanceof CompletionException && cause.getCause() != null ? cause.getCause() : cause;
+    if (t instanceof AuthFailure failure) {
+      return Access.unauthorized(failure.getMessage(), true);
+    }
+    return t instanceof RuntimeException r ? r : new IllegalStateException(t);
   }
 
   // A scrape walks every meter: one dedicated worker thread does it, so event loops keep serving.

@@ -44,6 +44,7 @@ public final class Responses {
     if (e.retryAfterSeconds() != null) {
       response.putHeader(Headers.RETRY_AFTER, Integer.toString(e.retryAfterSeconds()));
     }
+    e.headers().forEach(response::putHeader);
     Buffer body = Json.encode(gen -> {
       gen.writeStartObject();
       gen.writeObjectFieldStart("error");

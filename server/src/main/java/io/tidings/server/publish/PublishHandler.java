@@ -7,6 +7,8 @@ import io.tidings.core.AppendResult;
 import io.tidings.core.Cursor;
 import io.tidings.core.Engine;
 import io.tidings.core.NewEvent;
+import io.tidings.server.auth.Access;
+import io.tidings.server.auth.Principal;
 import io.tidings.server.http.ApiException;
 import io.tidings.server.http.Headers;
 import io.tidings.server.http.Json;
@@ -39,8 +41,9 @@ public final class PublishHandler {
     this.metrics = metrics;
   }
 
-  public void handle(HttpServerRequest request, Context context) {
+  public void handle(HttpServerRequest request, Context context, Principal principal) {
     String topic = Params.of(request).topic();
+    Access.requirePublish(principal, topic);
     checkContentType(request.getHeader(Headers.CONTENT_TYPE));
     HttpServerResponse response = request.response();
     BodyReader.read(request, maxBodySize).onComplete(body -> {

@@ -7,6 +7,9 @@ import io.tidings.core.Position;
 import io.tidings.core.ReadResult;
 import io.tidings.core.TopicHead;
 import io.tidings.core.hub.TopicWaiters;
+import io.tidings.server.auth.Access;
+import io.tidings.server.auth.Authenticator;
+import io.tidings.server.auth.Principal;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.ApiException;
 import io.tidings.server.http.EntityTags;
@@ -39,9 +42,13 @@ public final class ChangesHandler {
   private final Context context;
   private final Executor executor;
   private final CharSequence headMaxAge;
+  private final CharSequence privateHeadMaxAge;
+  private final Authenticator auth;
   private final Set<LongPoll> held = new HashSet<>();
 
-  public ChangesHandler(Engine engine, TopicWaiters waiters, PollAdvisor advisor, TidingsConfig.Pull config, Context context) {
+  public ChangesHandler(Engine engine, TopicWaiters waiters, PollAdvisor advisor, TidingsConfig.Pull config, Context context,
+      Authenticator auth) {
+    this.auth = auth;
     this.engine = engine;
     this.waiters = waiters;
     this.advisor = advisor;
@@ -50,19 +57,25 @@ public final class ChangesHandler {
     this.executor = task -> context.runOnContext(v -> task.run());
     this.headMaxAge = io.vertx.core.http.HttpHeaders.createOptimized(
         "public, max-age=" + Math.max(1, Math.min(5, config.headMaxAge.toSeconds())));
+    this.privateHeadMaxAge = io.vertx.core.http.HttpHeaders.createOptimized(
+        "private, max-age=" + Math.max(1, Math.min(5, config.headMaxAge.toSeconds())));
   }
 
   /** What one request asks for, once validated. */
-  private record Query(String topic, Position since, int limit, long waitMillis, boolean notifyOnly, String ifNoneMatch) {}
+  private record Query(String topic, Position since, int limit, long waitMillis, boolean notifyOnly, String ifNoneMatch,
+      boolean shared) {}
 
-  public void handle(HttpServerRequest request) {
+  public void handle(HttpServerRequest request, Principal principal) {
     Params params = Params.of(request);
     String topic = params.topic();
+    Access.requireSubscribe(principal, topic);
     Position since = params.position("since", Position.EARLIEST);
     int limit = params.integer("limit", config.changesDefaultLimit, 1, config.changesMaxLimit);
     long waitMillis = params.seconds("wait", config.maxWait.toSeconds());
     boolean notifyOnly = params.notifyMode();
-    Query q = new Query(topic, since, limit, waitMillis, notifyOnly, request.getHeader(Headers.IF_NONE_MATCH));
+    // Shared caches may keep what anyone may read; anything else is private to its requester.
+    Query q = new Query(topic, since, limit, waitMillis, notifyOnly, request.getHeader(Headers.IF_NONE_MATCH),
+        auth.readableByAnyone(topic));
     HttpServerResponse response = request.response();
     Stages.onContext(engine.head(topic), context, response, ar -> {
       if (ar.failed()) {
@@ -175,8 +188,13 @@ public final class ChangesHandler {
     Cursor cursor = new Cursor(epoch, events.isEmpty() ? after : events.get(events.size() - 1).offset());
     String tag = cursor.encode();
     response.putHeader(Headers.ETAG, EntityTags.of(tag))
-        .putHeader(Headers.CACHE_CONTROL, more && q.since() instanceof Cursor ? Headers.IMMUTABLE : headMaxAge)
+        .putHeader(Headers.CACHE_CONTROL, more && q.since() instanceof Cursor
+            ? (q.shared() ? Headers.IMMUTABLE : Headers.PRIVATE_IMMUTABLE)
+            : (q.shared() ? headMaxAge : privateHeadMaxAge))
         .putHeader(Headers.POLL_INTERVAL, advisor.header(q.topic()));
+    if (!q.shared()) {
+      response.headers().add(io.vertx.core.http.HttpHeaders.VARY, Headers.VARY_AUTHORIZATION);
+    }
     if (events.isEmpty() && q.ifNoneMatch() != null && EntityTags.matches(q.ifNoneMatch(), tag)) {
       response.setStatusCode(304).end();
       return;

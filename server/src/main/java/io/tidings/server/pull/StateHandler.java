@@ -5,6 +5,9 @@ import io.tidings.core.EventTypes;
 import io.tidings.core.StateEntry;
 import io.tidings.core.StatePage;
 import io.tidings.core.TopicHead;
+import io.tidings.server.auth.Access;
+import io.tidings.server.auth.Authenticator;
+import io.tidings.server.auth.Principal;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.EntityTags;
 import io.tidings.server.http.Headers;
@@ -26,16 +29,19 @@ public final class StateHandler {
   private final Engine engine;
   private final PollAdvisor advisor;
   private final TidingsConfig.Pull config;
+  private final Authenticator auth;
 
-  public StateHandler(Engine engine, PollAdvisor advisor, TidingsConfig.Pull config) {
+  public StateHandler(Engine engine, PollAdvisor advisor, TidingsConfig.Pull config, Authenticator auth) {
+    this.auth = auth;
     this.engine = engine;
     this.advisor = advisor;
     this.config = config;
   }
 
-  public void handle(HttpServerRequest request, Context context) {
+  public void handle(HttpServerRequest request, Context context, Principal principal) {
     Params params = Params.of(request);
     String topic = params.topic();
+    Access.requireSubscribe(principal, topic);
     int limit = params.integer("limit", config.stateDefaultLimit, 1, config.stateMaxLimit);
     String afterKey = params.text("after_key", EventTypes.MAX_KEY_LENGTH);
     HttpServerResponse response = request.response();
@@ -76,8 +82,11 @@ public final class StateHandler {
 
   private HttpServerResponse headers(HttpServerResponse response, TopicHead head, String topic) {
     response.putHeader(Headers.ETAG, EntityTags.of(head.cursor().encode()))
-        .putHeader(Headers.CACHE_CONTROL, Headers.NO_CACHE)
+        .putHeader(Headers.CACHE_CONTROL, auth.readableByAnyone(topic) ? Headers.NO_CACHE : Headers.PRIVATE_NO_CACHE)
         .putHeader(Headers.POLL_INTERVAL, advisor.header(topic));
+    if (!auth.readableByAnyone(topic)) {
+      response.headers().add(io.vertx.core.http.HttpHeaders.VARY, Headers.VARY_AUTHORIZATION);
+    }
     if (head.lastOffset() > 0) {
       response.putHeader(Headers.LAST_MODIFIED, HttpDates.format(head.lastTime()));
     }

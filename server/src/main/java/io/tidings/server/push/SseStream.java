@@ -40,6 +40,7 @@ final class SseStream implements Sink, PushConnection {
   private final TidingsConfig.Push config;
   private final PushStats stats;
   private final List<Feed> feeds = new ArrayList<>();
+  private final long expiresAt;
   private Wire wire;
   private Outbound out;
   private List<Cursor> from;
@@ -63,7 +64,10 @@ final class SseStream implements Sink, PushConnection {
     abstract void forceClose();
   }
 
-  SseStream(PushLoop loop, List<String> topics, boolean notifyOnly, TidingsConfig.Push config, PushStats stats) {
+  /** @param expiresAt epoch millis when the stream's credentials expire and it ends ({@code Long.MAX_VALUE}: never) */
+  SseStream(PushLoop loop, List<String> topics, boolean notifyOnly, TidingsConfig.Push config, PushStats stats,
+      long expiresAt) {
+    this.expiresAt = expiresAt;
     this.loop = loop;
     this.topics = topics;
     this.notifyOnly = notifyOnly;
@@ -209,6 +213,12 @@ final class SseStream implements Sink, PushConnection {
       stats.stalled.increment();
       finish();
       wire.forceClose();
+      return;
+    }
+    if (now >= expiresAt) {
+      // The token has expired: end with retry:, so that EventSource comes back (with the fresh
+      // token in its URL if the page renewed it, or to a 401 that tells it to stop if not).
+      finish();
       return;
     }
     if (now - lastWrite >= config.sse.heartbeat.toMillis()) {

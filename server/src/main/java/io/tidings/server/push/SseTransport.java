@@ -6,6 +6,8 @@ import io.tidings.core.InvalidCursorException;
 import io.tidings.core.Position;
 import io.tidings.core.TopicHead;
 import io.tidings.core.Topics;
+import io.tidings.server.auth.Access;
+import io.tidings.server.auth.Principal;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.ApiException;
 import io.tidings.server.http.Params;
@@ -50,12 +52,16 @@ public final class SseTransport {
     this.stats = stats;
   }
 
-  public void handle(HttpServerRequest request) {
+  public void handle(HttpServerRequest request, Principal principal) {
     if (!config.sse.enabled) {
       throw ApiException.transportDisabled("Server-Sent Events");
     }
     Params params = Params.of(request);
     List<String> topics = topics(params);
+    for (String topic : topics) {
+      Access.requireSubscribe(principal, topic);
+    }
+    Access.requireUnexpired(principal, System.currentTimeMillis());
     boolean notifyOnly = params.notifyMode();
     // Browsers resend the URL they first used, so Last-Event-ID (the newer position) wins over since.
     String lastEventId = request.getHeader(LAST_EVENT_ID);
@@ -86,7 +92,7 @@ public final class SseTransport {
       if (Hijack.possible(request)) {
         metrics.request("/v1/sse", 200); // a Vert.x response counts itself when it ends
       }
-      new SseStream(loop, topics, notifyOnly, config, stats).start(request, from, headers);
+      new SseStream(loop, topics, notifyOnly, config, stats, principal.expiresAt()).start(request, from, headers);
     });
   }
 

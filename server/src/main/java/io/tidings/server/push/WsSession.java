@@ -27,6 +27,9 @@ import io.tidings.core.Topics;
 import io.tidings.core.hub.EventBatch;
 import io.tidings.core.hub.Feed;
 import io.tidings.core.hub.Sink;
+import io.tidings.server.auth.AuthFailure;
+import io.tidings.server.auth.Authenticator;
+import io.tidings.server.auth.Principal;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.ApiException;
 import io.tidings.server.http.Json;
@@ -36,6 +39,10 @@ import io.tidings.server.publish.EventParser;
 import io.tidings.server.publish.PublishHandler;
 import io.vertx.core.Future;
 import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
@@ -52,6 +59,11 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
   static final short UNSUPPORTED = 1003;
   static final short GOING_AWAY = 1001;
   static final short TOO_BIG = 1009;
+  static final short POLICY = 1008;
+  /** A connection that can do nothing without credentials must send an {@code auth} op within this time. */
+  private static final long AUTH_TIMEOUT_MILLIS = 30_000;
+  /** Frames kept while an {@code auth} op waits for a JWK set; beyond this the socket is not read. */
+  private static final int MAX_DEFERRED = 64;
   private static final long CLOSE_WAIT_MILLIS = 5_000;
   private static final byte[] PING = WireFormats.frame(0x89, new byte[0]);
   private static final int MAX_ID_LENGTH = 128;
@@ -64,6 +76,11 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
   private final TidingsConfig.Push config;
   private final PushStats stats;
   private final Outbound out;
+  private final Authenticator auth;
+  private Principal principal;
+  private long openedAt;
+  private boolean authPending;
+  private final ArrayDeque<String> deferred = new ArrayDeque<>();
   private final Map<String, Subscription> subscriptions = new HashMap<>();
   private final Map<Feed, Subscription> byFeed = new HashMap<>();
   private long lastRead;
@@ -76,7 +93,9 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
   private record Subscription(JsonNode id, Feed feed) {}
 
   WsSession(PushLoop loop, Engine engine, EventParser parser, Metrics metrics, TidingsConfig.Push config,
-      PushStats stats) {
+      PushStats stats, Authenticator auth, Principal principal) {
+    this.auth = auth;
+    this.principal = principal;
     this.loop = loop;
     this.engine = engine;
     this.parser = parser;
@@ -107,6 +126,7 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
     long now = System.currentTimeMillis();
     lastRead = now;
     lastPing = now;
+    openedAt = now;
     loop.add(this);
     stats.wsConnections.incrementAndGet();
     channel.closeFuture().addListener(f -> release());
@@ -170,6 +190,18 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
   private void onText(String text) {
     lastRead = System.currentTimeMillis();
     if (closed) {
+      return;
+    }
+    if (authPending) {
+      // Requests after an auth op are answered with the credentials it brings: keep them until then.
+      deferred.add(text);
+      if (deferred.size() >= MAX_DEFERRED) {
+        channel.config().setAutoRead(false);
+      }
+      return;
+    }
+    if (principal.expired(lastRead)) {
+      close(POLICY, "the token has expired; connect again with a new one");
       return;
     }
     JsonNode frame;
@@ -254,6 +286,9 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
       }
       notifyOnly = mode.asText().equals("notify");
     }
+    if (!principal.maySubscribe(topic)) {
+      throw forbidden("subscribe to " + topic);
+    }
     if (subscriptions.containsKey(topic)) {
       throw new ApiException(409, "already_subscribed", "already subscribed to " + topic
           + "; unsubscribe first to start again from another cursor");
@@ -288,6 +323,9 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
   private void publish(JsonNode id, JsonNode frame) {
     allowOnly(frame, "op", "id", "topic", "events");
     String topic = topic(frame);
+    if (!principal.mayPublish(topic)) {
+      throw forbidden("publish to " + topic);
+    }
     List<NewEvent> events = parser.parse(frame.get("events"));
     pendingPublishes++;
     if (pendingPublishes >= config.ws.maxPendingPublishes) {
@@ -327,14 +365,71 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
   private void auth(JsonNode id, JsonNode frame) {
     allowOnly(frame, "op", "id", "token");
     JsonNode token = frame.get("token");
-    if (token == null || !token.isTextual() || token.asText().isEmpty()) {
-      throw ApiException.badRequest("invalid_request", "'token' must be a non-empty string");
+    if (token == null || !token.isTextual() || token.asText().isEmpty()
+        || token.asText().length() > Authenticator.MAX_TOKEN_LENGTH) {
+      throw ApiException.badRequest("invalid_request", "'token' must be a non-empty string of at most "
+          + Authenticator.MAX_TOKEN_LENGTH + " characters");
     }
-    // With no authentication configured every token is as good as none: accept the refresh.
+    // With no authentication configured every token is as good as none: the refresh is accepted.
+    CompletableFuture<Principal> verified = auth.authenticate(token.asText());
+    if (verified.isDone()) {
+      authenticated(id, verified);
+      return;
+    }
+    authPending = true;
+    Future.fromCompletionStage(verified, loop.context()).onComplete(ar -> {
+      authPending = false;
+      if (closed) {
+        return;
+      }
+      authenticated(id, verified);
+      if (!closed && pendingPublishes < config.ws.maxPendingPublishes) {
+        channel.config().setAutoRead(true);
+      }
+      while (!authPending && !closed && !deferred.isEmpty()) {
+        onText(deferred.poll());
+      }
+    });
+  }
+
+  /** Takes the outcome of an {@code auth} op: a new principal, or an error (and 1008 if nothing valid is left). */
+  private void authenticated(JsonNode id, CompletableFuture<Principal> verified) {
+    long now = System.currentTimeMillis();
+    Principal next;
+    try {
+      next = verified.join();
+      if (next.expired(now)) {
+        throw new AuthFailure("the token has expired");
+      }
+    } catch (CompletionException | AuthFailure e) {
+      Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+      String message = cause instanceof AuthFailure ? cause.getMessage() : "the token could not be verified";
+      error(id, "unauthorized", message, null);
+      if (principal.expired(now) || (principal.anonymous() && principal.grants().empty())) {
+        close(POLICY, "authentication failed: " + message);
+      }
+      return;
+    }
+    principal = next;
+    // Subscriptions the new credentials do not grant end now.
+    for (Map.Entry<String, Subscription> e : new ArrayList<>(subscriptions.entrySet())) {
+      if (!next.maySubscribe(e.getKey())) {
+        Subscription sub = subscriptions.remove(e.getKey());
+        byFeed.remove(sub.feed());
+        sub.feed().close();
+        error(sub.id(), "forbidden", "the new credentials do not grant " + e.getKey() + "; the subscription ended",
+            e.getKey());
+      }
+    }
     reply(gen -> {
       gen.writeStringField("op", "authed");
       writeId(gen, id);
     });
+  }
+
+  private static ApiException forbidden(String what) {
+    return new ApiException(403, "forbidden", "this connection's credentials do not allow it to " + what
+        + "; send an auth op with a token that does");
   }
 
   private static void allowOnly(JsonNode frame, String... fields) {
@@ -395,7 +490,7 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
     if (sub != null) {
       subscriptions.remove(feed.topic());
     }
-    error(sub == null ? null : sub.id(), code, message);
+    error(sub == null ? null : sub.id(), code, message, null);
   }
 
   @Override
@@ -418,6 +513,14 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
       close(GOING_AWAY, "the connection took nothing for too long");
       return;
     }
+    if (principal.expired(now)) {
+      close(POLICY, "the token has expired; send an auth op with a new one before it does");
+      return;
+    }
+    if (auth.enabled() && principal.anonymous() && principal.grants().empty() && now - openedAt > AUTH_TIMEOUT_MILLIS) {
+      close(POLICY, "this connection must authenticate with an auth op");
+      return;
+    }
     if (now - lastRead > config.ws.idleTimeout.toMillis()) {
       close(GOING_AWAY, "no answer to pings");
       return;
@@ -434,11 +537,18 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
   }
 
   private void error(JsonNode id, String code, String message) {
+    error(id, code, message, null);
+  }
+
+  private void error(JsonNode id, String code, String message, String topic) {
     reply(gen -> {
       gen.writeStringField("op", "error");
       writeId(gen, id);
       gen.writeStringField("code", code);
       gen.writeStringField("message", message);
+      if (topic != null) {
+        gen.writeStringField("topic", topic);
+      }
     });
   }
 

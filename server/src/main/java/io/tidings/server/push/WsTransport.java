@@ -8,6 +8,9 @@ import io.netty.handler.codec.http.websocketx.WebSocket13FrameEncoder;
 import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
 import io.tidings.core.Engine;
+import io.tidings.server.auth.Access;
+import io.tidings.server.auth.Authenticator;
+import io.tidings.server.auth.Principal;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.ApiException;
 import io.tidings.server.http.Responses;
@@ -36,9 +39,11 @@ public final class WsTransport {
   private final Metrics metrics;
   private final TidingsConfig.Push config;
   private final PushStats stats;
+  private final Authenticator auth;
 
   public WsTransport(Engine engine, PushLoop loop, EventParser parser, Metrics metrics, TidingsConfig.Push config,
-      PushStats stats) {
+      PushStats stats, Authenticator auth) {
+    this.auth = auth;
     this.engine = engine;
     this.loop = loop;
     this.parser = parser;
@@ -47,10 +52,15 @@ public final class WsTransport {
     this.stats = stats;
   }
 
-  public void handle(HttpServerRequest request) {
+  /**
+   * Upgrades {@code request}, whose credentials (header or {@code access_token}) made
+   * {@code principal}; a connection without them starts anonymous and may send an {@code auth} op.
+   */
+  public void handle(HttpServerRequest request, Principal principal) {
     if (!config.ws.enabled) {
       throw ApiException.transportDisabled("WebSocket");
     }
+    Access.requireUnexpired(principal, System.currentTimeMillis());
     HttpServerResponse response = request.response();
     String upgrade = request.getHeader(HttpHeaders.UPGRADE);
     if (upgrade == null || !upgrade.equalsIgnoreCase("websocket") || !Hijack.possible(request)) {
@@ -87,7 +97,7 @@ public final class WsTransport {
         .maxFramePayloadLength(maxFrame)
         .closeOnProtocolViolation(true)
         .build();
-    WsSession session = new WsSession(loop, engine, parser, metrics, config, stats);
+    WsSession session = new WsSession(loop, engine, parser, metrics, config, stats, auth, principal);
     metrics.request("/v1/ws", 101);
     // The encoder goes before the decoder: the close frame the decoder writes on a protocol violation
     // (1009 for a frame over the limit, 1002) travels towards the socket from the decoder's place.

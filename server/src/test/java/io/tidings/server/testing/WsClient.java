@@ -63,9 +63,20 @@ public final class WsClient implements AutoCloseable {
 
   /** As {@link #connect(URI, String...)}; with {@code paused} nothing is read until {@link #resumeReading()}. */
   public static WsClient connect(URI base, boolean paused, String... subprotocols) {
+    return connect(base, "", java.util.Map.of(), paused, subprotocols);
+  }
+
+  /**
+   * Connects to {@code /v1/ws} with a query string ({@code "?access_token=..."} or {@code ""}) and extra
+   * request headers (such as {@code Authorization}). A refused upgrade fails with the answer's status in
+   * the message.
+   */
+  public static WsClient connect(URI base, String query, java.util.Map<String, String> headers, boolean paused,
+      String... subprotocols) {
     WsClient c = new WsClient(paused);
-    URI uri = URI.create(base.toString().replaceFirst("^http", "ws") + "/v1/ws");
+    URI uri = URI.create(base.toString().replaceFirst("^http", "ws") + "/v1/ws" + query);
     WebSocket.Builder b = CLIENT.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
+    headers.forEach(b::header);
     if (subprotocols.length > 0) {
       b.subprotocols(subprotocols[0], java.util.Arrays.copyOfRange(subprotocols, 1, subprotocols.length));
     }
