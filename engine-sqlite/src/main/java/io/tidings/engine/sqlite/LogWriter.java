@@ -91,6 +91,8 @@ final class LogWriter {
   // Guarded by "this": enqueueing and stopping are ordered, so nothing is enqueued after STOP.
   private boolean stopped;
   private int queuedAppends;
+  /** Set when a write transaction failed for a reason that may clear up; cleared by a commit or a probe. */
+  private volatile boolean failing;
 
   // Owned by the writer thread.
   private Connection connection;
@@ -165,6 +167,25 @@ final class LogWriter {
 
   boolean isAlive() {
     return thread.isAlive();
+  }
+
+  /** Whether the last write transaction failed with the store unavailable (locked, full, I/O error). */
+  boolean failing() {
+    return failing;
+  }
+
+  /**
+   * Checks that the writer can take the database's write lock again; completes exceptionally with
+   * {@link EngineUnavailableException} while it cannot. Readiness asks this once writes have failed,
+   * so that a store readers can use but nobody can write to is not reported ready.
+   */
+  CompletableFuture<Void> probe() {
+    return submit(() -> {
+      sql.begin();
+      sql.commit();
+      failing = false;
+      return null;
+    });
   }
 
   /** Append transactions committed so far. */
@@ -302,8 +323,10 @@ final class LogWriter {
     Map<String, TopicRow> staged = new HashMap<>();
     AppendResult[] results = new AppendResult[batch.size()];
     EngineException[] errors = new EngineException[batch.size()];
+    boolean begun = false;
     try {
       sql.begin();
+      begun = true;
       for (int i = 0; i < batch.size(); i++) {
         Append request = batch.get(i);
         TopicRow before = staged.containsKey(request.topic) ? staged.get(request.topic) : topics.get(request.topic);
@@ -336,12 +359,15 @@ final class LogWriter {
       sql.commit();
     } catch (SQLException | RuntimeException e) {
       sql.rollbackQuietly();
-      if (!isolated) {
+      // A transaction that could not even begin (the database is locked or unreadable) has
+      // nothing to do with any one request: redoing it request by request would only wait again.
+      if (!isolated && begun) {
         LOG.debug("batch of {} appends failed; redoing it request by request", batch.size(), e);
         return false;
       }
       // Nothing of the batch is durable: fail it all and keep the heads as they were.
       EngineException failure = SqlErrors.wrap("write transaction failed", e);
+      failing = failure instanceof EngineUnavailableException;
       LOG.error("SQLite write transaction of {} appends failed", batch.size(), e);
       for (Append a : batch) {
         a.done.completeExceptionally(failure);
@@ -349,6 +375,7 @@ final class LogWriter {
       return true;
     }
     commits.incrementAndGet();
+    failing = false;
     committed(staged.values());
     try {
       // Per topic, requests were applied in queue order, so listeners see offsets in order.

@@ -203,7 +203,10 @@ public final class SqliteEngine implements Engine {
     return refused != null ? refused : CompletableFuture.completedFuture(heads.list(prefix, after, limit));
   }
 
-  /** Completes once a reader has queried the database and the writer is alive. */
+  /**
+   * Completes once a reader has queried the database and the writer is alive, and, after a write
+   * failed because the store was unavailable, once the writer can take the write lock again.
+   */
   @Override
   public CompletionStage<Void> ping() {
     CompletionStage<Void> refused = refuse();
@@ -213,10 +216,11 @@ public final class SqliteEngine implements Engine {
     if (!writer.isAlive()) {
       return CompletableFuture.failedFuture(new EngineUnavailableException("the writer has stopped"));
     }
-    return readers.submit("ping", c -> {
+    CompletionStage<Void> read = readers.submit("ping", c -> {
       c.ping();
       return null;
     });
+    return read.thenCompose(v -> writer.failing() ? writer.probe() : CompletableFuture.completedFuture(null));
   }
 
   @Override

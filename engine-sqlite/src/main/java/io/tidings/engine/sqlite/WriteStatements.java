@@ -13,16 +13,13 @@ import java.util.List;
 /**
  * The statements the writer runs, prepared once on the writer connection. Transactions are
  * controlled with explicit SQL (the connection stays in auto-commit mode) so that the driver never
- * opens a transaction behind our back.
+ * opens a transaction behind our back. That SQL runs as plain statement text, not prepared: a
+ * prepared {@code ROLLBACK} that once failed ("no transaction is active") stays unusable in the
+ * driver, and the next rollback would then silently leave a transaction open for good.
  */
 final class WriteStatements implements AutoCloseable {
-  private final List<PreparedStatement> all = new ArrayList<>();
-  private final PreparedStatement begin;
-  private final PreparedStatement commit;
-  private final PreparedStatement rollback;
-  private final PreparedStatement savepoint;
-  private final PreparedStatement release;
-  private final PreparedStatement rollbackToSavepoint;
+  private final List<java.sql.Statement> all = new ArrayList<>();
+  private final java.sql.Statement control;
   private final PreparedStatement insertTopic;
   private final PreparedStatement lastRowId;
   private final PreparedStatement updateTopic;
@@ -35,13 +32,8 @@ final class WriteStatements implements AutoCloseable {
 
   WriteStatements(Connection c) throws SQLException {
     try {
-      // IMMEDIATE takes the write lock up front, so a commit never fails on a lock upgrade.
-      begin = prepare(c, "BEGIN IMMEDIATE");
-      commit = prepare(c, "COMMIT");
-      rollback = prepare(c, "ROLLBACK");
-      savepoint = prepare(c, "SAVEPOINT request");
-      release = prepare(c, "RELEASE request");
-      rollbackToSavepoint = prepare(c, "ROLLBACK TO request");
+      control = c.createStatement();
+      all.add(control);
       insertTopic = prepare(c,
           "INSERT INTO topics(name, first_offset, last_offset, last_time, keys) VALUES (?, 1, 0, 0, 0)");
       lastRowId = prepare(c, "SELECT last_insert_rowid()");
@@ -68,35 +60,36 @@ final class WriteStatements implements AutoCloseable {
     return ps;
   }
 
+  /** Opens a write transaction; IMMEDIATE takes the write lock up front, so a commit never fails on a lock upgrade. */
   void begin() throws SQLException {
-    begin.execute();
+    control.execute("BEGIN IMMEDIATE");
   }
 
   void commit() throws SQLException {
-    commit.execute();
+    control.execute("COMMIT");
   }
 
   /** Rolls back, ignoring "no transaction is active" (SQLite may have rolled back already). */
   void rollbackQuietly() {
     try {
-      rollback.execute();
+      control.execute("ROLLBACK");
     } catch (SQLException ignored) {
       // already rolled back by SQLite after the error, or the connection is unusable
     }
   }
 
   void savepoint() throws SQLException {
-    savepoint.execute();
+    control.execute("SAVEPOINT request");
   }
 
   void release() throws SQLException {
-    release.execute();
+    control.execute("RELEASE request");
   }
 
   /** Undoes everything since the savepoint and removes it. */
   void rollbackToSavepoint() throws SQLException {
-    rollbackToSavepoint.execute();
-    release.execute();
+    control.execute("ROLLBACK TO request");
+    control.execute("RELEASE request");
   }
 
   /** Inserts an empty topic row and returns its id. */
@@ -190,8 +183,8 @@ final class WriteStatements implements AutoCloseable {
 
   @Override
   public void close() {
-    for (PreparedStatement ps : all) {
-      Database.closeQuietly(ps);
+    for (java.sql.Statement s : all) {
+      Database.closeQuietly(s);
     }
   }
 }
