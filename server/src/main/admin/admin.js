@@ -80,7 +80,7 @@ async function refusal(response) {
   let detail = '';
   try {
     const body = await response.json();
-    detail = body?.error?.message ? ` (${body.error.message})` : '';
+    detail = body?.error?.message ? `: ${body.error.message}` : '';
   } catch {
     // not JSON: the status says enough
   }
@@ -90,7 +90,7 @@ async function refusal(response) {
       : 'This hub needs a token with the admin grant.';
   }
   if (response.status === 403) {
-    return `This token does not have the admin grant${detail}.`;
+    return 'This token is valid but does not have the admin grant.';
   }
   return `The hub answered ${response.status}${detail}.`;
 }

@@ -237,7 +237,7 @@ public final class AccessLog implements AutoCloseable {
       String name = eq < 0 ? part : part.substring(0, eq);
       if (!KEPT.contains(name)) {
         // A name that is not one of ours may itself be a pasted secret: keep it only if it looks like a name.
-        sb.append(name.length() <= 32 && name.matches("[A-Za-z0-9_.-]+") ? name : REDACTED);
+        sb.append(name.matches("[A-Za-z0-9_-]{1,32}") ? name : REDACTED);
         if (eq >= 0) {
           sb.append('=').append(REDACTED);
         }
