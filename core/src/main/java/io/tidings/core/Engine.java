@@ -65,6 +65,12 @@ public interface Engine extends AutoCloseable {
    */
   AutoCloseable observe(AppendListener listener);
 
+  /**
+   * Installs a probe of the write path (append latency, commit sizes). Call before {@link #start};
+   * an engine with nothing to measure ignores it.
+   */
+  default void probe(StoreProbe probe) {}
+
   /** Stops accepting work, finishes what is in flight, and releases the store. */
   @Override
   void close();

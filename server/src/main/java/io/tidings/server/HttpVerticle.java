@@ -1,6 +1,7 @@
 package io.tidings.server;
 
 import io.tidings.server.http.HttpApi;
+import io.tidings.server.ops.LoopMonitor;
 import io.tidings.server.pull.ChangesHandler;
 import io.tidings.server.push.PushLoop;
 import io.vertx.core.Future;
@@ -17,6 +18,8 @@ final class HttpVerticle extends VerticleBase {
   private HttpServer server;
   private ChangesHandler changes;
   private PushLoop push;
+  private HttpApi api;
+  private LoopMonitor monitor;
 
   HttpVerticle(TidingsServer hub, HttpServerOptions options, int port) {
     this.hub = hub;
@@ -28,7 +31,8 @@ final class HttpVerticle extends VerticleBase {
   public Future<?> start() {
     changes = hub.changesHandler(context);
     push = hub.pushLoop(context);
-    HttpApi api = hub.api(context, changes, push);
+    api = hub.api(context, changes, push);
+    monitor = hub.loopMonitor(context);
     server = vertx.createHttpServer(options)
         .requestHandler(api::handle)
         .invalidRequestHandler(HttpApi::invalid);
@@ -44,6 +48,8 @@ final class HttpVerticle extends VerticleBase {
   public Future<?> stop() {
     changes.releaseAll();
     push.shutdown();
+    api.shutdown();
+    monitor.stop();
     return server.shutdown(hub.shutdownGraceMillis(), TimeUnit.MILLISECONDS);
   }
 }

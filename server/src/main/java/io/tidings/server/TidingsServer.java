@@ -11,12 +11,16 @@ import io.tidings.core.hub.TopicWaiters;
 import io.tidings.core.memory.MemoryEngine;
 import io.tidings.engine.sqlite.SqliteEngine;
 import io.tidings.engine.sqlite.SqliteOptions;
+import io.tidings.server.admin.AdminHandler;
+import io.tidings.server.admin.AdminService;
 import io.tidings.server.auth.Authenticator;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.Cors;
 import io.tidings.server.http.HttpApi;
 import io.tidings.server.http.StaticFiles;
+import io.tidings.server.ops.AccessLog;
 import io.tidings.server.ops.HealthHandler;
+import io.tidings.server.ops.LoopMonitor;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.EventParser;
 import io.tidings.server.publish.PublishHandler;
@@ -65,6 +69,9 @@ public final class TidingsServer implements AutoCloseable {
   private final Authenticator auth;
   private final StaticFiles files = StaticFiles.load(TidingsServer.class.getClassLoader());
   private final List<AutoCloseable> subscriptions = new ArrayList<>();
+  private final java.util.concurrent.atomic.AtomicInteger loopNumbers = new java.util.concurrent.atomic.AtomicInteger();
+  private AccessLog accessLog = AccessLog.OFF;
+  private AdminService admin;
   private Vertx vertx;
   private WorkerExecutor scraper;
   private int port;
@@ -72,11 +79,11 @@ public final class TidingsServer implements AutoCloseable {
   private volatile boolean draining;
   private boolean closed;
 
-  private TidingsServer(TidingsConfig config) {
+  private TidingsServer(TidingsConfig config, Engine given) {
     this.config = config;
     // First: bad key material must stop the start before the store is opened.
     this.auth = Authenticator.create(config.auth);
-    this.engine = engine(config);
+    this.engine = given != null ? given : engine(config);
     this.waiters = new TopicWaiters(config.pull.maxWaiting);
     this.hub = new Hub(engine, new Hub.Options(config.push.catchUpPage, config.push.catchUpPage, 500));
     this.rates = new ChangeRates(config.pull.pollInterval.rateWindow.toMillis(), System::currentTimeMillis);
@@ -89,7 +96,15 @@ public final class TidingsServer implements AutoCloseable {
 
   /** Starts a server and returns once it listens. */
   public static TidingsServer start(TidingsConfig config) {
-    TidingsServer server = new TidingsServer(config);
+    return start(config, null);
+  }
+
+  /**
+   * Starts a server on {@code engine} instead of the one {@code store} configures (tests wrap an
+   * engine to make it fail); the server closes it.
+   */
+  static TidingsServer start(TidingsConfig config, Engine engine) {
+    TidingsServer server = new TidingsServer(config, engine);
     try {
       server.run();
     } catch (RuntimeException e) {
@@ -116,6 +131,10 @@ public final class TidingsServer implements AutoCloseable {
   }
 
   private void run() {
+    engine.probe(metrics.storeProbe());
+    hub.onDeliveryLatency(metrics::delivered);
+    accessLog = AccessLog.open(config.server.accessLog);
+    accessLog.bind(metrics);
     engine.start().toCompletableFuture().join();
     subscriptions.add(engine.observe(rates));
     subscriptions.add(engine.observe(waiters));
@@ -131,6 +150,8 @@ public final class TidingsServer implements AutoCloseable {
     transport = transport(config.server.transport);
     vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(loops)).withTransport(transport).build();
     vertx.setPeriodic(60_000, id -> rates.forgetIdle());
+    admin = new AdminService(metrics, pushStats, hub, waiters::size, rates, engine, config.store.kind, loops);
+    admin.start(vertx);
     scraper = vertx.createSharedWorkerExecutor("tidings-metrics", 1);
     HttpServerOptions options = httpOptions(config.server, config.push);
     // For a random port, Vert.x shares one among listeners that ask for the same negative number.
@@ -222,7 +243,17 @@ public final class TidingsServer implements AutoCloseable {
         cors,
         scraper,
         files,
-        auth);
+        auth,
+        new AdminHandler(admin, engine, files, context, auth.enabled(), pull.topicsMaxLimit),
+        accessLog);
+  }
+
+  /** Starts watching the event loop of {@code context}; call on it. */
+  LoopMonitor loopMonitor(Context context) {
+    LoopMonitor monitor = new LoopMonitor(context, metrics, loopNumbers.getAndIncrement());
+    admin.addLoop(monitor);
+    monitor.start();
+    return monitor;
   }
 
   /** Call on the event loop the push connections will live on. */
@@ -271,8 +302,12 @@ public final class TidingsServer implements AutoCloseable {
         // closing a listener registration cannot fail in a way worth reporting
       }
     }
+    if (admin != null) {
+      admin.stop();
+    }
     engine.close();
     auth.close();
+    accessLog.close();
     metrics.close();
     LOG.info("Tidings stopped");
   }

@@ -3,7 +3,10 @@ package io.tidings.core.hub;
 import io.tidings.core.AppendListener;
 import io.tidings.core.Event;
 import io.tidings.core.TopicHead;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 
@@ -44,6 +47,27 @@ public final class ChangeRates implements AppendListener {
   public void forgetIdle() {
     long now = clock.getAsLong();
     rates.values().removeIf(r -> r.at(now, windowMillis) < 1e-6);
+  }
+
+  /** Up to {@code limit} topics with the highest rates now (above {@code min} events per second), highest first. */
+  public List<Map.Entry<String, Double>> busiest(int limit, double min) {
+    if (limit <= 0) {
+      return List.of();
+    }
+    long now = clock.getAsLong();
+    PriorityQueue<Map.Entry<String, Double>> top = new PriorityQueue<>(Map.Entry.comparingByValue());
+    for (Map.Entry<String, Rate> e : rates.entrySet()) {
+      double r = e.getValue().at(now, windowMillis);
+      if (r > min) {
+        top.add(Map.entry(e.getKey(), r));
+        if (top.size() > limit) {
+          top.poll();
+        }
+      }
+    }
+    List<Map.Entry<String, Double>> out = new ArrayList<>(top);
+    out.sort(Map.Entry.<String, Double>comparingByValue().reversed());
+    return out;
   }
 
   /** How many topics are tracked. */

@@ -12,18 +12,29 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 public final class EventBatch {
   private final TopicHead head;
   private final List<Event> events;
+  private final long appendedNanos;
   private final AtomicReferenceArray<Object> encoded = new AtomicReferenceArray<>(EventEncoding.MAX_SLOTS);
 
   /**
+   * A batch read from the store (catch-up), whose append time is not known.
+   *
    * @param head the topic head when these events were read or appended
    * @param events consecutive events of {@code head.topic()}, in offset order, at least one
    */
   public EventBatch(TopicHead head, List<Event> events) {
+    this(head, events, 0);
+  }
+
+  /**
+   * @param appendedNanos {@link System#nanoTime()} when the store announced the append, 0 when unknown
+   */
+  public EventBatch(TopicHead head, List<Event> events, long appendedNanos) {
     if (events.isEmpty()) {
       throw new IllegalArgumentException("an event batch holds at least one event");
     }
     this.head = head;
     this.events = events;
+    this.appendedNanos = appendedNanos;
   }
 
   public TopicHead head() {
@@ -36,6 +47,11 @@ public final class EventBatch {
 
   public List<Event> events() {
     return events;
+  }
+
+  /** {@link System#nanoTime()} when the store announced these events as durable; 0 for a batch read from the store. */
+  public long appendedNanos() {
+    return appendedNanos;
   }
 
   public int size() {

@@ -166,29 +166,30 @@ public final class Feed {
         unavailable ? "the store is unavailable; retry later" : "the subscription could not start");
   }
 
-  /** A live batch for this topic arrived on the loop. */
-  void live(EventBatch batch) {
+  /** A live batch for this topic arrived on the loop; true when (some of) it went to the sink. */
+  boolean live(EventBatch batch) {
     if (phase != Phase.LIVE) {
       if (phase != Phase.CLOSED) {
         liveSeen = Math.max(liveSeen, batch.lastOffset());
       }
-      return;
+      return false;
     }
     if (!batch.epoch().equals(epoch)) {
       // The store's history was replaced under us: the catch-up read sees the new epoch and resets.
       liveSeen = Math.max(liveSeen, batch.lastOffset());
       catchUp();
-      return;
+      return false;
     }
     if (batch.lastOffset() <= position) {
-      return;
+      return false;
     }
     if (batch.firstOffset() > position + 1) {
       liveSeen = Math.max(liveSeen, batch.lastOffset());
       catchUp();
-      return;
+      return false;
     }
     deliver(batch, (int) (position + 1 - batch.firstOffset()));
+    return true;
   }
 
   private void deliver(EventBatch batch, int from) {

@@ -4,12 +4,16 @@ import io.tidings.core.AppendListener;
 import io.tidings.core.Engine;
 import io.tidings.core.Event;
 import io.tidings.core.TopicHead;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BiConsumer;
+import java.util.function.LongConsumer;
 
 /**
  * The push fan-out: every push transport subscribes through it. Subscriptions ({@link Feed}s) live
@@ -26,6 +30,9 @@ public final class Hub implements AppendListener {
   private final LongAdder delivered = new LongAdder();
   private final LongAdder resets = new LongAdder();
   private final LongAdder feeds = new LongAdder();
+  // Subscriptions per topic on this node, for operators (not on the delivery path).
+  private final ConcurrentHashMap<String, Integer> subscribers = new ConcurrentHashMap<>();
+  private volatile LongConsumer deliveryLatency = nanos -> {};
 
   /**
    * Tuning of catch-up.
@@ -63,7 +70,8 @@ public final class Hub implements AppendListener {
     if (loops == null) {
       return;
     }
-    EventBatch batch = new EventBatch(head, events);
+    // Called right after the store made the events durable: the start of publish-to-deliver latency.
+    EventBatch batch = new EventBatch(head, events, System.nanoTime());
     for (HubLoop loop : loops) {
       loop.dispatch(batch);
     }
@@ -103,8 +111,49 @@ public final class Hub implements AppendListener {
     resets.increment();
   }
 
-  void countFeeds(int delta) {
+  void countFeeds(String topic, int delta) {
     feeds.add(delta);
+    subscribers.compute(topic, (t, n) -> {
+      int count = (n == null ? 0 : n) + delta;
+      return count <= 0 ? null : count;
+    });
+  }
+
+  void deliveredAfter(long nanos) {
+    deliveryLatency.accept(nanos);
+  }
+
+  /**
+   * Tells {@code probe} how long after the store announced an append its events were written to
+   * subscribers: once per append and event loop (on that loop), not per subscriber. Live
+   * deliveries only; catch-up from the store is not measured.
+   */
+  public void onDeliveryLatency(LongConsumer probe) {
+    this.deliveryLatency = probe;
+  }
+
+  /** Subscriptions to {@code topic} open on this node now. */
+  public int subscribers(String topic) {
+    Integer n = subscribers.get(topic);
+    return n == null ? 0 : n;
+  }
+
+  /** Up to {@code limit} topics with the most subscriptions on this node, most first. */
+  public List<Map.Entry<String, Integer>> mostSubscribed(int limit) {
+    if (limit <= 0) {
+      return List.of();
+    }
+    PriorityQueue<Map.Entry<String, Integer>> top = new PriorityQueue<>(
+        (a, b) -> a.getValue().equals(b.getValue()) ? b.getKey().compareTo(a.getKey()) : Integer.compare(a.getValue(), b.getValue()));
+    for (Map.Entry<String, Integer> e : subscribers.entrySet()) {
+      top.add(Map.entry(e.getKey(), e.getValue()));
+      if (top.size() > limit) {
+        top.poll();
+      }
+    }
+    List<Map.Entry<String, Integer>> out = new ArrayList<>(top);
+    out.sort((a, b) -> a.getValue().equals(b.getValue()) ? a.getKey().compareTo(b.getKey()) : Integer.compare(b.getValue(), a.getValue()));
+    return out;
   }
 
   /** Events handed to subscribers so far (one per event per subscriber). */

@@ -57,7 +57,7 @@ public final class HubLoop {
       more[feeds.length] = feed;
       feedsByTopic.put(feed.topic(), more);
     }
-    hub.countFeeds(1);
+    hub.countFeeds(feed.topic(), 1);
   }
 
   void detach(Feed feed) {
@@ -75,7 +75,7 @@ public final class HubLoop {
     if (at < 0) {
       return;
     }
-    hub.countFeeds(-1);
+    hub.countFeeds(feed.topic(), -1);
     if (feeds.length == 1) {
       feedsByTopic.remove(feed.topic());
       hub.unregister(feed.topic(), this);
@@ -98,8 +98,13 @@ public final class HubLoop {
     if (feeds == null) {
       return;
     }
+    boolean wrote = false;
     for (Feed feed : feeds) {
-      feed.live(batch);
+      wrote |= feed.live(batch);
+    }
+    // Once per batch and loop, not per subscriber: the writes of all of them are done by now.
+    if (wrote && batch.appendedNanos() != 0) {
+      hub.deliveredAfter(System.nanoTime() - batch.appendedNanos());
     }
   }
 

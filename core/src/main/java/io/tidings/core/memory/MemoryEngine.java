@@ -16,6 +16,7 @@ import io.tidings.core.RetentionPolicy;
 import io.tidings.core.RetentionRule;
 import io.tidings.core.StateEntry;
 import io.tidings.core.StatePage;
+import io.tidings.core.StoreProbe;
 import io.tidings.core.TopicHead;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -39,6 +40,7 @@ public final class MemoryEngine implements Engine {
   private final String epoch = Cursor.newEpoch();
   private final ConcurrentSkipListMap<String, TopicLog> topics = new ConcurrentSkipListMap<>();
   private final AppendListeners listeners = new AppendListeners();
+  private volatile StoreProbe probe = StoreProbe.NONE;
   private final RetentionPolicy retention;
   private final DedupeWindow dedupe;
   private final Clock clock;
@@ -79,8 +81,18 @@ public final class MemoryEngine implements Engine {
     if (closed) {
       return CompletableFuture.failedFuture(new EngineUnavailableException("engine is closed"));
     }
+    long started = System.nanoTime();
     TopicLog log = topics.computeIfAbsent(topic, TopicLog::new);
-    return CompletableFuture.completedFuture(log.append(events));
+    AppendResult result = log.append(events);
+    StoreProbe p = probe;
+    p.appended(System.nanoTime() - started);
+    p.committed(1, result.appended().size());
+    return CompletableFuture.completedFuture(result);
+  }
+
+  @Override
+  public void probe(StoreProbe probe) {
+    this.probe = probe;
   }
 
   @Override

@@ -7,6 +7,7 @@ import io.tidings.core.EngineUnavailableException;
 import io.tidings.core.Event;
 import io.tidings.core.EventTypes;
 import io.tidings.core.NewEvent;
+import io.tidings.core.StoreProbe;
 import io.tidings.core.TopicHead;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -47,6 +48,7 @@ final class LogWriter {
     final String topic;
     final List<NewEvent> events;
     final CompletableFuture<AppendResult> done = new CompletableFuture<>();
+    final long submitted = System.nanoTime();
 
     Append(String topic, List<NewEvent> events) {
       this.topic = topic;
@@ -87,6 +89,7 @@ final class LogWriter {
   private final LinkedBlockingQueue<Job> queue = new LinkedBlockingQueue<>();
   private final CompletableFuture<String> opened = new CompletableFuture<>();
   private final AtomicLong commits = new AtomicLong();
+  private volatile StoreProbe probe = StoreProbe.NONE;
   private final Thread thread;
   // Guarded by "this": enqueueing and stopping are ordered, so nothing is enqueued after STOP.
   private boolean stopped;
@@ -179,13 +182,17 @@ final class LogWriter {
    * {@link EngineUnavailableException} while it cannot. Readiness asks this once writes have failed,
    * so that a store readers can use but nobody can write to is not reported ready.
    */
-  CompletableFuture<Void> probe() {
+  CompletableFuture<Void> probeWriteLock() {
     return submit(() -> {
       sql.begin();
       sql.commit();
       failing = false;
       return null;
     });
+  }
+
+  void probe(StoreProbe probe) {
+    this.probe = probe;
   }
 
   /** Append transactions committed so far. */
@@ -374,6 +381,7 @@ final class LogWriter {
       }
       return true;
     }
+    long committedAt = System.nanoTime();
     commits.incrementAndGet();
     failing = false;
     committed(staged.values());
@@ -392,8 +400,28 @@ final class LogWriter {
           batch.get(i).done.completeExceptionally(errors[i]);
         }
       }
+      measure(batch, results, committedAt);
     }
     return true;
+  }
+
+  // After the acknowledgements: measuring never delays them.
+  private void measure(List<Append> batch, AppendResult[] results, long committedAt) {
+    StoreProbe p = probe;
+    int requests = 0;
+    int events = 0;
+    try {
+      for (int i = 0; i < batch.size(); i++) {
+        if (results[i] != null) {
+          p.appended(committedAt - batch.get(i).submitted);
+          requests++;
+          events += results[i].appended().size();
+        }
+      }
+      p.committed(requests, events);
+    } catch (RuntimeException e) {
+      LOG.warn("store probe failed", e);
+    }
   }
 
   /** Writes one request inside the open transaction; the returned row is not yet committed. */

@@ -6,6 +6,7 @@ import io.tidings.core.AppendResult;
 import io.tidings.core.DedupeWindow;
 import io.tidings.core.Engine;
 import io.tidings.core.EngineUnavailableException;
+import io.tidings.core.StoreProbe;
 import io.tidings.core.NewEvent;
 import io.tidings.core.ReadResult;
 import io.tidings.core.RetentionPolicy;
@@ -82,6 +83,11 @@ public final class SqliteEngine implements Engine {
   /** The epoch of the store's history; {@code null} until {@link #start()} has completed. */
   public String epoch() {
     return epoch;
+  }
+
+  @Override
+  public void probe(StoreProbe probe) {
+    writer.probe(probe);
   }
 
   /** How many append transactions were committed since start (each may hold many requests). */
@@ -220,7 +226,7 @@ public final class SqliteEngine implements Engine {
       c.ping();
       return null;
     });
-    return read.thenCompose(v -> writer.failing() ? writer.probe() : CompletableFuture.completedFuture(null));
+    return read.thenCompose(v -> writer.failing() ? writer.probeWriteLock() : CompletableFuture.completedFuture(null));
   }
 
   @Override

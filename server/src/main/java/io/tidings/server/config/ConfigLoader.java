@@ -121,6 +121,12 @@ public final class ConfigLoader {
       }
     }
     JsonNode server = tree.get("server");
+    if (server instanceof ObjectNode srv && srv.get("access_log") != null && srv.get("access_log").isTextual()) {
+      String v = srv.get("access_log").asText().trim();
+      if (!v.isEmpty() && !v.equals("stdout") && !v.equals("true") && !v.equals("false")) {
+        srv.put("access_log", base.resolve(v).normalize().toString());
+      }
+    }
     if (server instanceof ObjectNode srv && srv.get("tls") instanceof ObjectNode tls) {
       for (String key : new String[] {"cert", "key"}) {
         if (tls.hasNonNull(key)) {

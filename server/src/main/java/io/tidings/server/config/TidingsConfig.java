@@ -36,6 +36,9 @@ public final class TidingsConfig {
     public String transport = "epoll";
     /** Origins whose browser pages may call the API; absent means any origin, or same-origin only with auth. */
     public List<String> allowedOrigins;
+    /** The JSON-lines access log: null (off, the default), {@code stdout}, or a file path. */
+    @JsonDeserialize(using = AccessLogDeserializer.class)
+    public String accessLog;
   }
 
   /** TLS for the listener (h2 and HTTP/1.1 over TLS on the same port). */

@@ -1,9 +1,11 @@
 package io.tidings.server.http;
 
+import io.tidings.server.admin.AdminHandler;
 import io.tidings.server.auth.Access;
 import io.tidings.server.auth.AuthFailure;
 import io.tidings.server.auth.Authenticator;
 import io.tidings.server.auth.Principal;
+import io.tidings.server.ops.AccessLog;
 import io.tidings.server.ops.HealthHandler;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.PublishHandler;
@@ -30,6 +32,9 @@ import java.util.concurrent.CompletionException;
  * <p>Every API route learns who is asking first: {@link Authenticator} turns the request's bearer
  * token (or its absence) into a {@link Principal}, which the handler then checks per topic with
  * {@link Access}. {@code /healthz}, {@code /readyz} and the static files need no credentials.
+ *
+ * <p>Every answer is counted ({@code tidings_http_requests_total}, and for polls
+ * {@code tidings_polls_total}) and, when the access log is on, logged once it is complete.
  */
 public final class HttpApi {
   private static final CharSequence GET_HEAD = HttpHeaders.createOptimized("GET, HEAD");
@@ -50,10 +55,14 @@ public final class HttpApi {
   private final WsTransport ws;
   private final StaticFiles files;
   private final Authenticator auth;
+  private final AdminHandler admin;
+  private final AccessLog accessLog;
 
   public HttpApi(Context context, PublishHandler publish, StateHandler state, ChangesHandler changes,
       TopicsHandler topics, SseTransport sse, WsTransport ws, HealthHandler health, Metrics metrics, Cors cors,
-      WorkerExecutor scraper, StaticFiles files, Authenticator auth) {
+      WorkerExecutor scraper, StaticFiles files, Authenticator auth, AdminHandler admin, AccessLog accessLog) {
+    this.admin = admin;
+    this.accessLog = accessLog;
     this.files = files;
     this.auth = auth;
     this.sse = sse;
@@ -76,7 +85,17 @@ public final class HttpApi {
     boolean read = method == HttpMethod.GET || method == HttpMethod.HEAD;
     String route = route(path);
     HttpServerResponse response = request.response();
-    response.endHandler(v -> metrics.request(route, response.getStatusCode()));
+    AccessLog.Entry log = accessLog.begin(request);
+    response.endHandler(v -> {
+      int status = response.getStatusCode();
+      metrics.request(route, status);
+      if (route.equals("/v1/state")) {
+        metrics.poll("state", status);
+      } else if (route.equals("/v1/changes")) {
+        metrics.poll("changes", status);
+      }
+      log.end(status, response.bytesWritten());
+    });
     try {
       if (route.equals("other")) {
         Responses.error(response, new ApiException(404, "not_found", "no such endpoint: " + path));
@@ -93,7 +112,7 @@ public final class HttpApi {
         notAllowed(response, publishing ? POST : upgrading ? GET : GET_HEAD);
         return;
       }
-      if (!originAllowed && (upgrading || route.equals("/v1/sse"))) {
+      if (!originAllowed && (upgrading || route.equals("/v1/sse") || route.equals("/admin/stream"))) {
         // Unlike a fetch, a WebSocket or a stream is not protected by the browser's CORS check.
         Responses.error(response, new ApiException(403, "forbidden", "this origin may not use the API"));
         return;
@@ -102,25 +121,32 @@ public final class HttpApi {
         case "/healthz" -> health.healthz(request);
         case "/readyz" -> health.readyz(request, context);
         case "static" -> files.handle(request);
-        default -> withPrincipal(request, principal -> dispatch(route, request, principal));
+        default -> withPrincipal(request, principal -> {
+          log.principal(principal);
+          dispatch(route, request, principal, log);
+        });
       }
     } catch (RuntimeException e) {
       Responses.error(response, e);
     }
   }
 
-  private void dispatch(String route, HttpServerRequest request, Principal principal) {
+  private void dispatch(String route, HttpServerRequest request, Principal principal, AccessLog.Entry log) {
     switch (route) {
       case "/v1/events" -> publish.handle(request, context, principal);
       case "/v1/state" -> state.handle(request, context, principal);
       case "/v1/changes" -> changes.handle(request, principal);
       case "/v1/topics" -> topics.handle(request, context, principal);
-      case "/v1/sse" -> sse.handle(request, principal);
-      case "/v1/ws" -> ws.handle(request, principal);
+      case "/v1/sse" -> sse.handle(request, principal, log);
+      case "/v1/ws" -> ws.handle(request, principal, log);
       case "/metrics" -> {
         Access.requireAdmin(principal);
         scrape(request.response());
       }
+      case "/admin" -> admin.page(request, principal);
+      case "/admin/stream" -> admin.stream(request, principal);
+      case "/admin/snapshot" -> admin.snapshot(request, principal);
+      case "/admin/topics" -> admin.topics(request, principal);
       default -> throw new IllegalStateException("unrouted " + route);
     }
   }
@@ -186,6 +212,11 @@ public final class HttpApi {
     });
   }
 
+  /** The server stops: ends what this loop holds open besides push connections (admin streams). */
+  public void shutdown() {
+    admin.shutdown();
+  }
+
   /** Answers a request that the HTTP decoder could not make sense of. */
   public static void invalid(HttpServerRequest request) {
     HttpServerResponse response = request.response();
@@ -200,7 +231,8 @@ public final class HttpApi {
   private static String route(String path) {
     return switch (path) {
       case "/v1/events", "/v1/state", "/v1/changes", "/v1/topics", "/v1/sse", "/v1/ws", "/healthz", "/readyz",
-          "/metrics" -> path;
+          "/metrics", "/admin/stream", "/admin/snapshot", "/admin/topics" -> path;
+      case "/admin", "/admin/" -> "/admin";
       default -> StaticFiles.owns(path) ? "static" : "other";
     };
   }

@@ -25,8 +25,8 @@ import java.util.jar.JarFile;
 import java.util.stream.Stream;
 
 /**
- * The files the server ships besides its API: the JavaScript client under {@code /client/} and the
- * demo apps under {@code /examples/}. They are read from the classpath ({@code tidings-web/}) once,
+ * The files the server ships besides its API: the JavaScript client under {@code /client/}, the
+ * demo apps under {@code /examples/} and the admin page's files under {@code /admin/}. They are read from the classpath ({@code tidings-web/}) once,
  * at start, so serving one never touches the disk from an event loop. Each has a strong ETag from
  * its content and {@code Cache-Control: no-cache}: browsers revalidate and get a 304.
  */
@@ -44,7 +44,8 @@ public final class StaticFiles {
 
   /** Whether {@code path} belongs to the static files' part of the URL space. */
   public static boolean owns(String path) {
-    return path.startsWith("/client/") || path.startsWith("/examples/") || path.equals("/examples");
+    return path.startsWith("/client/") || path.startsWith("/examples/") || path.equals("/examples")
+        || path.startsWith("/admin/");
   }
 
   /** Loads everything under {@value #ROOT} on the classpath of {@code loader}. */
@@ -123,6 +124,28 @@ public final class StaticFiles {
   /** Files served, for tests and the start-up log. */
   public int size() {
     return files.size();
+  }
+
+  /**
+   * Answers a GET or HEAD with the file at {@code path} and {@code status}, never cached (a page
+   * whose status depends on who asks).
+   */
+  public void page(HttpServerRequest request, String path, int status) {
+    HttpServerResponse response = request.response();
+    File file = files.get(path);
+    if (file == null) {
+      Responses.error(response, new ApiException(404, "not_found", "no such file: " + path));
+      return;
+    }
+    response.setStatusCode(status)
+        .putHeader(Headers.CACHE_CONTROL, Headers.NO_STORE)
+        .putHeader("X-Content-Type-Options", "nosniff")
+        .putHeader(HttpHeaders.CONTENT_TYPE, file.type());
+    if (request.method() == HttpMethod.HEAD) {
+      response.putHeader(HttpHeaders.CONTENT_LENGTH, Integer.toString(file.body().length())).end();
+    } else {
+      response.end(file.body());
+    }
   }
 
   /** Answers a GET or HEAD for a path that {@link #owns}. */

@@ -1,28 +1,46 @@
 package io.tidings.server.ops;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmInfoMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.tidings.core.StoreProbe;
+import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Supplier;
 
-/** The server's Prometheus metrics. Counters are looked up once and cached: recording is allocation-free. */
+/**
+ * The server's Prometheus metrics ({@code docs/operations.md} lists every series). Counters are
+ * looked up once and cached: recording is allocation-free.
+ */
 public final class Metrics implements AutoCloseable {
+  /** The poll endpoints of {@code tidings_polls_total}, and the statuses whose series exist from the start. */
+  private static final List<String> POLL_ENDPOINTS = List.of("state", "changes");
+  private static final int[] POLL_STATUSES = {200, 304, 410, 429};
+
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   // route -> counters indexed by status code, filled lazily: counting a request allocates nothing.
   private final ConcurrentHashMap<String, AtomicReferenceArray<Counter>> requests = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, AtomicReferenceArray<Counter>> polls = new ConcurrentHashMap<>();
   private final Counter eventsPublished;
   private final Timer publishLatency;
+  private final Timer deliveryLatency;
+  private final Timer storeAppendLatency;
+  private final DistributionSummary storeBatchEvents;
+  private final DistributionSummary storeBatchRequests;
   private final JvmGcMetrics gc = new JvmGcMetrics();
 
   public Metrics() {
@@ -31,6 +49,8 @@ public final class Metrics implements AutoCloseable {
     new ClassLoaderMetrics().bindTo(registry);
     new ProcessorMetrics().bindTo(registry);
     new UptimeMetrics().bindTo(registry);
+    new FileDescriptorMetrics().bindTo(registry);
+    new JvmInfoMetrics().bindTo(registry);
     gc.bindTo(registry);
     eventsPublished = Counter.builder("tidings.events.published")
         .description("Events appended (duplicates excluded)").register(registry);
@@ -38,6 +58,41 @@ public final class Metrics implements AutoCloseable {
         .description("Time from a parsed publish to its durable acknowledgement")
         .publishPercentiles(0.5, 0.99)
         .register(registry);
+    deliveryLatency = Timer.builder("tidings.push.delivery.latency")
+        .description("Time from an append's commit to the write of its events to push subscribers' sockets"
+            + " (once per append and event loop)")
+        .serviceLevelObjectives(millis(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000))
+        .register(registry);
+    storeAppendLatency = Timer.builder("tidings.store.append.latency")
+        .description("Time from handing an append to the store to its commit (queueing, writing and fsync)")
+        .serviceLevelObjectives(millis(0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000))
+        .register(registry);
+    storeBatchEvents = DistributionSummary.builder("tidings.store.batch.events")
+        .description("New events per committed write transaction (group commit size)")
+        .serviceLevelObjectives(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+        .register(registry);
+    storeBatchRequests = DistributionSummary.builder("tidings.store.batch.requests")
+        .description("Append requests per committed write transaction")
+        .serviceLevelObjectives(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+        .register(registry);
+    for (String endpoint : POLL_ENDPOINTS) {
+      for (int status : POLL_STATUSES) {
+        pollCounter(endpoint, status);
+      }
+    }
+  }
+
+  private static Duration[] millis(double... values) {
+    Duration[] out = new Duration[values.length];
+    for (int i = 0; i < values.length; i++) {
+      out[i] = Duration.ofNanos(Math.round(values[i] * 1_000_000));
+    }
+    return out;
+  }
+
+  /** The registry, for meters of other classes (event loops, the access log). */
+  public PrometheusMeterRegistry registry() {
+    return registry;
   }
 
   /** Registers a gauge read at scrape time. */
@@ -65,6 +120,63 @@ public final class Metrics implements AutoCloseable {
       byStatus.set(index, c);
     }
     c.increment();
+  }
+
+  /**
+   * Counts an answered poll: {@code endpoint} is {@code state} or {@code changes} (a long poll
+   * counts once, when it is answered).
+   */
+  public void poll(String endpoint, int status) {
+    pollCounter(endpoint, status).increment();
+  }
+
+  private Counter pollCounter(String endpoint, int status) {
+    AtomicReferenceArray<Counter> byStatus = polls.computeIfAbsent(endpoint, r -> new AtomicReferenceArray<>(600));
+    int index = status >= 100 && status < 600 ? status : 0;
+    Counter c = byStatus.get(index);
+    if (c == null) {
+      c = Counter.builder("tidings.polls")
+          .description("Answered polls of /v1/state and /v1/changes (long polls included) by status")
+          .tag("endpoint", endpoint).tag("status", Integer.toString(status)).register(registry);
+      byStatus.set(index, c);
+    }
+    return c;
+  }
+
+  /** Records one live delivery on one event loop, {@code nanos} after the append's commit. */
+  public void delivered(long nanos) {
+    deliveryLatency.record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  /** The publish-to-deliver histogram (for the admin page's latency chart). */
+  public Timer deliveryLatency() {
+    return deliveryLatency;
+  }
+
+  /** The store append histogram (for the admin page's latency chart). */
+  public Timer storeAppendLatency() {
+    return storeAppendLatency;
+  }
+
+  /** What the engine reports about its write path. */
+  public StoreProbe storeProbe() {
+    return new StoreProbe() {
+      @Override
+      public void appended(long nanos) {
+        storeAppendLatency.record(nanos, TimeUnit.NANOSECONDS);
+      }
+
+      @Override
+      public void committed(int requests, int events) {
+        storeBatchRequests.record(requests);
+        storeBatchEvents.record(events);
+      }
+    };
+  }
+
+  /** Events published so far (for the admin page). */
+  public double publishedTotal() {
+    return eventsPublished.count();
   }
 
   /** Records a durable publish. */

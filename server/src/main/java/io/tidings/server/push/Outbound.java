@@ -23,12 +23,15 @@ final class Outbound {
   }
 
   private final Socket socket;
+  private final java.util.concurrent.atomic.LongAdder dropped;
   private final long maxBytes;
   private final int maxMessages;
   private ArrayDeque<Object> queue;
   private int[] sizes = new int[0];
   private int head;
   private long queuedBytes;
+  /** Bytes of the messages handed to the socket so far (for the access log). */
+  private long written;
   private List<Runnable> waiting;
   private long blockedSince;
   private boolean closed;
@@ -36,8 +39,10 @@ final class Outbound {
   /** Whether {@link #offer} wrote to the socket since the last flush. */
   private boolean wroteSinceFlush;
 
-  Outbound(Socket socket, long maxBytes, int maxMessages) {
+  /** @param dropped counts messages this queue discards: refused by {@link #offer}, or still queued at {@link #close} */
+  Outbound(Socket socket, long maxBytes, int maxMessages, java.util.concurrent.atomic.LongAdder dropped) {
     this.socket = socket;
+    this.dropped = dropped;
     this.maxBytes = maxBytes;
     this.maxMessages = maxMessages;
   }
@@ -60,6 +65,7 @@ final class Outbound {
       }
       if (!socket.writeQueueFull()) {
         socket.write(message);
+        written += bytes;
         wroteSinceFlush = true;
         return true;
       }
@@ -71,6 +77,7 @@ final class Outbound {
       queue = new ArrayDeque<>();
     }
     if (queue.size() >= maxMessages || queuedBytes + bytes > maxBytes) {
+      dropped.increment();
       return false;
     }
     queue.add(message);
@@ -108,7 +115,9 @@ final class Outbound {
     boolean wrote = false;
     while (queue != null && !queue.isEmpty() && !socket.writeQueueFull()) {
       socket.write(queue.poll());
-      queuedBytes -= popSize();
+      int bytes = popSize();
+      queuedBytes -= bytes;
+      written += bytes;
       wrote = true;
     }
     if (wrote) {
@@ -124,6 +133,11 @@ final class Outbound {
         }
       }
     }
+  }
+
+  /** Bytes of the messages handed to the socket so far. */
+  long written() {
+    return written;
   }
 
   boolean writable() {
@@ -165,8 +179,11 @@ final class Outbound {
     return blockedSince == 0 ? 0 : now - blockedSince;
   }
 
-  /** Drops everything queued and refuses further messages. */
+  /** Drops everything queued (counting it) and refuses further messages. */
   void close() {
+    if (!closed && queue != null) {
+      dropped.add(queue.size());
+    }
     closed = true;
     queue = null;
     waiting = null;

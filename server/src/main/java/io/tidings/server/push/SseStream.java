@@ -14,6 +14,7 @@ import io.tidings.core.hub.Feed;
 import io.tidings.core.hub.Sink;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.Json;
+import io.tidings.server.ops.AccessLog;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
@@ -41,11 +42,14 @@ final class SseStream implements Sink, PushConnection {
   private final PushStats stats;
   private final List<Feed> feeds = new ArrayList<>();
   private final long expiresAt;
+  private final AccessLog.Entry log;
   private Wire wire;
   private Outbound out;
   private List<Cursor> from;
   private long lastWrite;
   private boolean finished;
+  /** Subscriptions this stream added to the transport's count. */
+  private int counted;
 
   /** How bytes reach the client. */
   private abstract static class Wire implements Outbound.Socket {
@@ -66,8 +70,9 @@ final class SseStream implements Sink, PushConnection {
 
   /** @param expiresAt epoch millis when the stream's credentials expire and it ends ({@code Long.MAX_VALUE}: never) */
   SseStream(PushLoop loop, List<String> topics, boolean notifyOnly, TidingsConfig.Push config, PushStats stats,
-      long expiresAt) {
+      long expiresAt, AccessLog.Entry log) {
     this.expiresAt = expiresAt;
+    this.log = log;
     this.loop = loop;
     this.topics = topics;
     this.notifyOnly = notifyOnly;
@@ -82,7 +87,7 @@ final class SseStream implements Sink, PushConnection {
   void start(HttpServerRequest request, List<Cursor> from, Map<String, String> headers) {
     this.from = from;
     wire = Hijack.possible(request) ? new Raw(request, headers) : new Vertx(request);
-    out = new Outbound(wire, config.outbound.maxBytes, config.outbound.maxMessages);
+    out = new Outbound(wire, config.outbound.maxBytes, config.outbound.maxMessages, stats.dropped);
     loop.add(this);
     stats.sseConnections.incrementAndGet();
     send(("retry: " + retryMillis() + "\n\n").getBytes(StandardCharsets.US_ASCII));
@@ -102,6 +107,10 @@ final class SseStream implements Sink, PushConnection {
     })));
     for (String topic : topics) {
       feeds.add(loop.hub().feed(topic, notifyOnly, this));
+    }
+    if (!finished) {
+      counted = feeds.size();
+      stats.sseSubscriptions.addAndGet(counted);
     }
     for (int i = 0; i < feeds.size() && !finished; i++) {
       feeds.get(i).start(from.get(i));
@@ -277,6 +286,9 @@ final class SseStream implements Sink, PushConnection {
     }
     loop.remove(this);
     stats.sseConnections.decrementAndGet();
+    stats.sseSubscriptions.addAndGet(-counted);
+    counted = 0;
+    log.end(200, out == null ? 0 : out.written());
   }
 
   /** HTTP/1.1 written straight to the Netty channel, chunk by chunk. */

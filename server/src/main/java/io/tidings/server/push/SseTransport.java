@@ -52,7 +52,8 @@ public final class SseTransport {
     this.stats = stats;
   }
 
-  public void handle(HttpServerRequest request, Principal principal) {
+  /** Answers {@code request}; a stream that starts logs {@code log} when it ends. */
+  public void handle(HttpServerRequest request, Principal principal, io.tidings.server.ops.AccessLog.Entry log) {
     if (!config.sse.enabled) {
       throw ApiException.transportDisabled("Server-Sent Events");
     }
@@ -92,7 +93,7 @@ public final class SseTransport {
       if (Hijack.possible(request)) {
         metrics.request("/v1/sse", 200); // a Vert.x response counts itself when it ends
       }
-      new SseStream(loop, topics, notifyOnly, config, stats, principal.expiresAt()).start(request, from, headers);
+      new SseStream(loop, topics, notifyOnly, config, stats, principal.expiresAt(), log).start(request, from, headers);
     });
   }
 

@@ -34,6 +34,7 @@ import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.ApiException;
 import io.tidings.server.http.Json;
 import io.tidings.server.http.Responses;
+import io.tidings.server.ops.AccessLog;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.EventParser;
 import io.tidings.server.publish.PublishHandler;
@@ -77,6 +78,7 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
   private final PushStats stats;
   private final Outbound out;
   private final Authenticator auth;
+  private final AccessLog.Entry log;
   private Principal principal;
   private long openedAt;
   private boolean authPending;
@@ -93,7 +95,8 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
   private record Subscription(JsonNode id, Feed feed) {}
 
   WsSession(PushLoop loop, Engine engine, EventParser parser, Metrics metrics, TidingsConfig.Push config,
-      PushStats stats, Authenticator auth, Principal principal) {
+      PushStats stats, Authenticator auth, Principal principal, AccessLog.Entry log) {
+    this.log = log;
     this.auth = auth;
     this.principal = principal;
     this.loop = loop;
@@ -117,7 +120,7 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
       public void flush() {
         channel.flush();
       }
-    }, config.outbound.maxBytes, config.outbound.maxMessages);
+    }, config.outbound.maxBytes, config.outbound.maxMessages, stats.dropped);
   }
 
   /** Starts the session on {@code channel}, whose pipeline already ends with this handler. */
@@ -300,6 +303,7 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
     Feed feed = loop.hub().feed(topic, notifyOnly, this);
     Subscription sub = new Subscription(id, feed);
     subscriptions.put(topic, sub);
+    stats.wsSubscriptions.incrementAndGet();
     byFeed.put(feed, sub);
     feed.start(since);
   }
@@ -311,6 +315,7 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
     if (sub == null) {
       throw new ApiException(404, "not_subscribed", "not subscribed to " + topic);
     }
+    stats.wsSubscriptions.decrementAndGet();
     byFeed.remove(sub.feed());
     sub.feed().close();
     reply(gen -> {
@@ -411,10 +416,12 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
       return;
     }
     principal = next;
+    log.principal(next);
     // Subscriptions the new credentials do not grant end now.
     for (Map.Entry<String, Subscription> e : new ArrayList<>(subscriptions.entrySet())) {
       if (!next.maySubscribe(e.getKey())) {
         Subscription sub = subscriptions.remove(e.getKey());
+        stats.wsSubscriptions.decrementAndGet();
         byFeed.remove(sub.feed());
         sub.feed().close();
         error(sub.id(), "forbidden", "the new credentials do not grant " + e.getKey() + "; the subscription ended",
@@ -487,8 +494,8 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
   @Override
   public void failed(Feed feed, String code, String message) {
     Subscription sub = byFeed.remove(feed);
-    if (sub != null) {
-      subscriptions.remove(feed.topic());
+    if (sub != null && subscriptions.remove(feed.topic()) != null) {
+      stats.wsSubscriptions.decrementAndGet();
     }
     error(sub == null ? null : sub.id(), code, message, null);
   }
@@ -611,9 +618,11 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
     for (Subscription s : subscriptions.values()) {
       s.feed().close();
     }
+    stats.wsSubscriptions.addAndGet(-subscriptions.size());
     subscriptions.clear();
     byFeed.clear();
     loop.remove(this);
     stats.wsConnections.decrementAndGet();
+    log.end(101, out.written());
   }
 }

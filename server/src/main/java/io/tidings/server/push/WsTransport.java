@@ -55,8 +55,9 @@ public final class WsTransport {
   /**
    * Upgrades {@code request}, whose credentials (header or {@code access_token}) made
    * {@code principal}; a connection without them starts anonymous and may send an {@code auth} op.
+   * A connection that opens logs {@code log} when it closes.
    */
-  public void handle(HttpServerRequest request, Principal principal) {
+  public void handle(HttpServerRequest request, Principal principal, io.tidings.server.ops.AccessLog.Entry log) {
     if (!config.ws.enabled) {
       throw ApiException.transportDisabled("WebSocket");
     }
@@ -97,7 +98,7 @@ public final class WsTransport {
         .maxFramePayloadLength(maxFrame)
         .closeOnProtocolViolation(true)
         .build();
-    WsSession session = new WsSession(loop, engine, parser, metrics, config, stats, auth, principal);
+    WsSession session = new WsSession(loop, engine, parser, metrics, config, stats, auth, principal, log);
     metrics.request("/v1/ws", 101);
     // The encoder goes before the decoder: the close frame the decoder writes on a protocol violation
     // (1009 for a frame over the limit, 1002) travels towards the socket from the decoder's place.

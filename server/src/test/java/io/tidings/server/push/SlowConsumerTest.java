@@ -32,6 +32,7 @@ import org.junit.jupiter.api.Test;
 class SlowConsumerTest {
   private static final String WS_SLOW = "tidings_push_slow_consumers_ws_total";
   private static final String SSE_SLOW = "tidings_push_slow_consumers_sse_total";
+  private static final String DROPPED = "tidings_push_dropped_total";
   /** About half a kilobyte per event. */
   private static final String PAYLOAD = "x".repeat(450);
   /** About 1.5 KB per event. */
@@ -146,6 +147,7 @@ class SlowConsumerTest {
     String topic = "slow/fanout";
     String wsUrl = server.uri().toString().replaceFirst("^http", "ws") + "/v1/ws";
     double slowBefore = metric(http, WS_SLOW);
+    double droppedBefore = metric(http, DROPPED);
     try (NodeScript fanout = NodeScript.start("push-ws-fanout", Duration.ofMinutes(5), Map.of(), wsUrl, topic, "100", "now")) {
       assertThat(fanout.awaitJson(WAIT).get("ready").asInt()).isEqualTo(100);
       JsonNode[] done = new JsonNode[1];
@@ -186,12 +188,15 @@ class SlowConsumerTest {
       assertThat(fanout.waitFor(WAIT)).isZero();
     }
     assertThat(metric(http, WS_SLOW)).as("exactly one slow consumer").isEqualTo(slowBefore + 1);
+    assertThat(metric(http, DROPPED)).as("what the slow consumer's queue held was discarded, and counted")
+        .isGreaterThan(droppedBefore);
   }
 
   @Test
   void aStalledSseStreamGetsRetryAndItsEnd_andIsCounted() throws Exception {
     String topic = "slow/sse";
     double before = metric(http, SSE_SLOW);
+    double droppedBefore = metric(http, DROPPED);
     try (SseClient slow = SseClient.openPaused(server.uri(), "/v1/sse?topic=" + enc(topic), 4096);
         SseClient fast = SseClient.open(server.uri(), "/v1/sse?topic=" + enc(topic))) {
       assertThat(fast.next(WAIT).retry()).isNotNull();
@@ -233,6 +238,7 @@ class SlowConsumerTest {
       PushSupport.assertExactly("the fast stream", PushSupport.offsets(fastEvents), 1, head);
     }
     assertThat(metric(http, SSE_SLOW)).isEqualTo(before + 1);
+    assertThat(metric(http, DROPPED)).isGreaterThan(droppedBefore);
   }
 
   @Test
