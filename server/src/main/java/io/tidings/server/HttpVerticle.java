@@ -1,5 +1,6 @@
 package io.tidings.server;
 
+import io.tidings.server.http.ConnectionWatch;
 import io.tidings.server.http.HttpApi;
 import io.tidings.server.pull.ChangesHandler;
 import io.tidings.server.push.PushLoop;
@@ -28,8 +29,10 @@ final class HttpVerticle extends VerticleBase {
   public Future<?> start() {
     changes = hub.changesHandler(context);
     push = hub.pushLoop(context);
-    HttpApi api = hub.api(context, changes, push);
+    ConnectionWatch watch = hub.connectionWatch();
+    HttpApi api = hub.api(context, changes, push, watch);
     server = vertx.createHttpServer(options)
+        .connectionHandler(watch::opened)
         .requestHandler(api::handle)
         .invalidRequestHandler(HttpApi::invalid);
     return server.listen(port, options.getHost());

@@ -4,6 +4,7 @@ import io.tidings.server.auth.Access;
 import io.tidings.server.auth.AuthFailure;
 import io.tidings.server.auth.Authenticator;
 import io.tidings.server.auth.Principal;
+import io.tidings.server.limits.Limits;
 import io.tidings.server.ops.HealthHandler;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.PublishHandler;
@@ -50,10 +51,14 @@ public final class HttpApi {
   private final WsTransport ws;
   private final StaticFiles files;
   private final Authenticator auth;
+  private final Limits limits;
+  private final ConnectionWatch watch;
 
   public HttpApi(Context context, PublishHandler publish, StateHandler state, ChangesHandler changes,
       TopicsHandler topics, SseTransport sse, WsTransport ws, HealthHandler health, Metrics metrics, Cors cors,
-      WorkerExecutor scraper, StaticFiles files, Authenticator auth) {
+      WorkerExecutor scraper, StaticFiles files, Authenticator auth, Limits limits, ConnectionWatch watch) {
+    this.limits = limits;
+    this.watch = watch;
     this.files = files;
     this.auth = auth;
     this.sse = sse;
@@ -77,6 +82,7 @@ public final class HttpApi {
     String route = route(path);
     HttpServerResponse response = request.response();
     response.endHandler(v -> metrics.request(route, response.getStatusCode()));
+    boolean firstOnConnection = watch.firstRequest(request);
     try {
       if (route.equals("other")) {
         Responses.error(response, new ApiException(404, "not_found", "no such endpoint: " + path));
@@ -102,7 +108,12 @@ public final class HttpApi {
         case "/healthz" -> health.healthz(request);
         case "/readyz" -> health.readyz(request, context);
         case "static" -> files.handle(request);
-        default -> withPrincipal(request, principal -> dispatch(route, request, principal));
+        default -> withPrincipal(request, principal -> {
+          if (limits.checksRequests() && !route.equals("/metrics")) {
+            limit(route, request, principal, firstOnConnection);
+          }
+          dispatch(route, request, principal);
+        });
       }
     } catch (RuntimeException e) {
       Responses.error(response, e);
@@ -123,6 +134,43 @@ public final class HttpApi {
       }
       default -> throw new IllegalStateException("unrouted " + route);
     }
+  }
+
+  /**
+   * Spends the request's tokens ({@code limits.rate}) and checks its polling pace
+   * ({@code limits.poll_advice_factor}); throws {@code 429 rate_limited} with {@code Retry-After}.
+   * The first request of a connection, and every SSE stream and WebSocket upgrade, is a new connection.
+   */
+  private void limit(String route, HttpServerRequest request, Principal principal, boolean firstOnConnection) {
+    String key = limits.key(principal, host(request));
+    boolean push = route.equals("/v1/sse") || route.equals("/v1/ws");
+    if (firstOnConnection || push) {
+      limits.check(Limits.Kind.CONNECTION, key, firstOnConnection);
+    }
+    switch (route) {
+      case "/v1/events" -> limits.check(Limits.Kind.PUBLISH, key, false);
+      case "/v1/sse" -> limits.check(Limits.Kind.SUBSCRIBE, key, false);
+      case "/v1/topics" -> limits.check(Limits.Kind.POLL, key, false);
+      case "/v1/state", "/v1/changes" -> {
+        limits.check(Limits.Kind.POLL, key, false);
+        String topic = request.getParam("topic");
+        if (topic != null) {
+          String position = route.equals("/v1/changes")
+              ? String.valueOf(request.getParam("since", "earliest"))
+              : request.getParam("after_key", "") + '\n' + request.getHeader(Headers.IF_NONE_MATCH);
+          limits.checkPollPace(key, route, topic, position);
+        }
+      }
+      default -> {
+        // nothing more to meter
+      }
+    }
+  }
+
+  /** The client's IP address as the socket sees it. */
+  public static String host(HttpServerRequest request) {
+    io.vertx.core.net.SocketAddress remote = request.remoteAddress();
+    return remote == null ? null : remote.hostAddress();
   }
 
   /**

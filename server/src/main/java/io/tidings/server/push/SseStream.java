@@ -14,6 +14,7 @@ import io.tidings.core.hub.Feed;
 import io.tidings.core.hub.Sink;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.Json;
+import io.tidings.server.limits.Ticket;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
@@ -41,6 +42,7 @@ final class SseStream implements Sink, PushConnection {
   private final PushStats stats;
   private final List<Feed> feeds = new ArrayList<>();
   private final long expiresAt;
+  private final Ticket ticket;
   private Wire wire;
   private Outbound out;
   private List<Cursor> from;
@@ -66,7 +68,8 @@ final class SseStream implements Sink, PushConnection {
 
   /** @param expiresAt epoch millis when the stream's credentials expire and it ends ({@code Long.MAX_VALUE}: never) */
   SseStream(PushLoop loop, List<String> topics, boolean notifyOnly, TidingsConfig.Push config, PushStats stats,
-      long expiresAt) {
+      long expiresAt, Ticket ticket) {
+    this.ticket = ticket;
     this.expiresAt = expiresAt;
     this.loop = loop;
     this.topics = topics;
@@ -277,6 +280,7 @@ final class SseStream implements Sink, PushConnection {
     }
     loop.remove(this);
     stats.sseConnections.decrementAndGet();
+    ticket.release();
   }
 
   /** HTTP/1.1 written straight to the Netty channel, chunk by chunk. */
