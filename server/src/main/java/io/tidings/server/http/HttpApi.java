@@ -109,10 +109,9 @@ public final class HttpApi {
         case "/readyz" -> health.readyz(request, context);
         case "static" -> files.handle(request);
         default -> withPrincipal(request, principal -> {
-          if (limits.checksRequests() && !route.equals("/metrics")) {
-            limit(route, request, principal, firstOnConnection);
+          if (!limits.checksRequests() || route.equals("/metrics") || limit(route, request, principal, firstOnConnection)) {
+            dispatch(route, request, principal);
           }
-          dispatch(route, request, principal);
         });
       }
     } catch (RuntimeException e) {
@@ -139,13 +138,22 @@ public final class HttpApi {
   /**
    * Spends the request's tokens ({@code limits.rate}) and checks its polling pace
    * ({@code limits.poll_advice_factor}); throws {@code 429 rate_limited} with {@code Retry-After}.
-   * The first request of a connection, and every SSE stream and WebSocket upgrade, is a new connection.
+   * The first request of a connection, and every SSE stream and WebSocket upgrade, is a new connection;
+   * a new connection over the rate is answered and closed. Returns whether to serve the request.
    */
-  private void limit(String route, HttpServerRequest request, Principal principal, boolean firstOnConnection) {
+  private boolean limit(String route, HttpServerRequest request, Principal principal, boolean firstOnConnection) {
     String key = limits.key(principal, host(request));
     boolean push = route.equals("/v1/sse") || route.equals("/v1/ws");
     if (firstOnConnection || push) {
-      limits.check(Limits.Kind.CONNECTION, key, firstOnConnection);
+      int wait = limits.take(Limits.Kind.CONNECTION, key);
+      if (wait > 0) {
+        ApiException refused = Limits.rateLimited(Limits.Kind.CONNECTION, wait, firstOnConnection);
+        if (!firstOnConnection) {
+          throw refused;
+        }
+        Responses.error(request.response(), refused).onComplete(ar -> request.connection().close());
+        return false;
+      }
     }
     switch (route) {
       case "/v1/events" -> limits.check(Limits.Kind.PUBLISH, key, false);
@@ -165,6 +173,7 @@ public final class HttpApi {
         // nothing more to meter
       }
     }
+    return true;
   }
 
   /** The client's IP address as the socket sees it. */

@@ -203,7 +203,8 @@ public final class Limits {
     volatile long interval;
   }
 
-  private static ApiException rateLimited(Kind kind, int seconds, boolean closeConnection) {
+  /** {@code 429 rate_limited} with {@code Retry-After}; {@code closeConnection} adds {@code Connection: close}. */
+  public static ApiException rateLimited(Kind kind, int seconds, boolean closeConnection) {
     String what = switch (kind) {
       case PUBLISH -> "publish requests";
       case SUBSCRIBE -> "subscriptions";
