@@ -35,7 +35,7 @@ final class HttpVerticle extends VerticleBase {
         .connectionHandler(watch::opened)
         .requestHandler(api::handle)
         .invalidRequestHandler(HttpApi::invalid);
-    return server.listen(port, options.getHost());
+    return server.listen(port, options.getHost()).onSuccess(watch::listening);
   }
 
   /** The port actually bound (useful when asked for port 0). */

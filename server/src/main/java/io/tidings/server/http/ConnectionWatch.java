@@ -17,15 +17,24 @@ public final class ConnectionWatch {
   private final long requestTimeoutMillis;
   private final boolean trackFirstRequests;
   private final Set<HttpConnection> fresh = Collections.newSetFromMap(new IdentityHashMap<>());
+  private boolean fromOpening;
 
   public ConnectionWatch(long requestTimeoutMillis, boolean trackFirstRequests) {
     this.requestTimeoutMillis = requestTimeoutMillis;
     this.trackFirstRequests = trackFirstRequests;
   }
 
-  /** The listener's connection handler. */
+  /** Watches request times of every connection {@code server} accepts, from its opening (call once it listens). */
+  public void listening(io.vertx.core.http.HttpServer server) {
+    fromOpening = AcceptHook.install(server, ch -> RequestTimeout.atAccept(ch, requestTimeoutMillis));
+  }
+
+  /**
+   * The listener's connection handler (with h2c, Vert.x calls it once the first request has
+   * arrived). Connections the accept hook could not watch are watched from here on.
+   */
   public void opened(HttpConnection connection) {
-    if (connection instanceof ConnectionBase base) {
+    if (!fromOpening && connection instanceof ConnectionBase base && !RequestTimeout.watched(base.channel().pipeline())) {
       RequestTimeout.install(base.channel(), requestTimeoutMillis);
     }
     if (trackFirstRequests) {

@@ -1,30 +1,35 @@
 package io.tidings.server.http;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Closes an HTTP/1.x connection whose request does not arrive whole (head and body) within
- * {@code server.request_timeout} of its first byte (for a new connection: of its opening). This
- * stops slowloris clients, which trickle a request byte by byte so that the idle timeout never
- * fires and hold connections forever. Idle keep-alive connections between requests are left to
- * {@code server.idle_timeout}.
+ * {@code server.request_timeout} of its first byte, and a new connection whose first request does
+ * not arrive within that time of its opening. This stops slowloris clients, which trickle a request
+ * byte by byte so that the idle timeout never fires, and hold connections forever. Idle keep-alive
+ * connections between requests are left to {@code server.idle_timeout}.
  *
- * <p>Two small handlers around Vert.x's HTTP decoder share one deadline: the one in front sees the
- * first bytes of a request and arms it, the one behind sees the decoder's {@link LastHttpContent}
- * (the end of a request) and disarms it. One check per connection is scheduled at a time, and it
- * is not cancelled and re-made per request: busy keep-alive connections cost one timer task per
- * timeout period, not one per request. Push connections remove both handlers when they leave
- * Vert.x ({@link #remove}).
+ * <p>Two small handlers share one deadline: {@link Start}, first in the pipeline from the moment the
+ * connection is accepted ({@link AcceptHook}), arms it when bytes arrive while no request is under
+ * way; {@link End}, right behind Vert.x's HTTP decoder, disarms it at the decoder's
+ * {@link LastHttpContent} (the end of a request). One check per connection is scheduled at a time,
+ * and it is not cancelled and re-made per request: a busy keep-alive connection costs one timer task
+ * per timeout period. Connections that turn into HTTP/2 drop both handlers; push connections remove
+ * them when they leave Vert.x ({@link #remove}).
  */
 public final class RequestTimeout {
   static final String IN = "tidings-request-start";
   static final String OUT = "tidings-request-end";
   private static final String DECODER = "httpDecoder";
+  /** Vert.x's connection handler, last in the pipeline from the start; HTTP/1.x's decoder goes somewhere before it. */
+  private static final String HANDLER = "handler";
 
   private final Channel channel;
   private final long timeoutNanos;
@@ -32,22 +37,39 @@ public final class RequestTimeout {
   private boolean armed;
   private boolean checkScheduled;
   private boolean removed;
+  private boolean sawDecoder;
 
   private RequestTimeout(Channel channel, long timeoutNanos) {
     this.channel = channel;
     this.timeoutNanos = timeoutNanos;
   }
 
-  /** Watches {@code channel} if it speaks HTTP/1.x (HTTP/2 has no such decoder). Call on its event loop. */
+  /**
+   * The handler to put first in a new connection's pipeline (it may not be registered yet): it
+   * watches the connection from its opening.
+   */
+  public static ChannelHandler atAccept(Channel channel, long timeoutMillis) {
+    return new RequestTimeout(channel, TimeUnit.MILLISECONDS.toNanos(timeoutMillis)).new Start(true);
+  }
+
+  /**
+   * Watches a connection that is already serving its first request (the fallback when connections
+   * cannot be watched from their opening). Call on its event loop.
+   */
   public static void install(Channel channel, long timeoutMillis) {
     ChannelPipeline p = channel.pipeline();
     if (p.get(DECODER) == null || p.get(IN) != null) {
       return;
     }
     RequestTimeout t = new RequestTimeout(channel, TimeUnit.MILLISECONDS.toNanos(timeoutMillis));
-    p.addBefore(DECODER, IN, t.new Start());
+    t.sawDecoder = true;
+    p.addBefore(DECODER, IN, t.new Start(false));
     p.addAfter(DECODER, OUT, t.new End());
-    t.arm();
+  }
+
+  /** Whether {@code pipeline} is watched. */
+  public static boolean watched(ChannelPipeline pipeline) {
+    return pipeline.get(IN) != null;
   }
 
   /** Removes the handlers (a connection taken away from HTTP). Call on the channel's event loop. */
@@ -74,6 +96,9 @@ public final class RequestTimeout {
     if (removed || !armed || !channel.isActive()) {
       return;
     }
+    if (settle(channel.pipeline())) {
+      return;
+    }
     long left = deadline - System.nanoTime();
     if (left > 0) {
       checkScheduled = true;
@@ -84,17 +109,61 @@ public final class RequestTimeout {
     channel.close();
   }
 
+  /**
+   * Puts {@link End} in front of Vert.x's connection handler, hence behind the HTTP/1.x decoder
+   * wherever Vert.x inserts it (it does so while reading the first bytes, after telling HTTP/1.x from
+   * a prior-knowledge h2c preface, or after TLS); or stops watching a connection that speaks HTTP/2.
+   * Returns whether watching has stopped.
+   */
+  private boolean settle(ChannelPipeline p) {
+    if (removed) {
+      return true;
+    }
+    if (p.get(Http2ConnectionHandler.class) != null || (sawDecoder && p.get(DECODER) == null)) {
+      removed = true;
+      armed = false;
+      remove(p);
+      return true;
+    }
+    if (p.get(OUT) == null && p.get(HANDLER) != null) {
+      p.addBefore(HANDLER, OUT, new End());
+    }
+    return false;
+  }
+
+  /** First in the pipeline: sees every byte that arrives, and arms the deadline for a new request. */
   private final class Start extends ChannelInboundHandlerAdapter {
+    private final boolean fromOpening;
+
+    Start(boolean fromOpening) {
+      this.fromOpening = fromOpening;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      if (fromOpening && ctx.channel().isActive()) {
+        arm();
+      }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+      if (fromOpening && !armed) {
+        arm();
+      }
+      ctx.fireChannelActive();
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      if (ctx.pipeline().get(DECODER) == null) {
-        // The connection left HTTP/1.x some other way (an h2c upgrade): stop watching.
-        removed = true;
-        remove(ctx.pipeline());
-      } else if (!armed) {
+      ChannelPipeline p = ctx.pipeline();
+      if (!settle(p) && !armed) {
         arm();
       }
       ctx.fireChannelRead(msg);
+      if (!removed && p.get(DECODER) != null) {
+        sawDecoder = true;
+      }
     }
 
     @Override
@@ -103,6 +172,7 @@ public final class RequestTimeout {
     }
   }
 
+  /** Right behind the decoder: a request has arrived whole. */
   private final class End extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {

@@ -232,10 +232,20 @@ public final class Limits {
 
   // ---- connection caps
 
-  /** Whether a new push connection or long poll of {@code key} would be refused now. */
-  public boolean full(String key) {
-    return (maxConnections > 0 && open.get() >= maxConnections)
-        || (maxPerKey > 0 && openByKey.getOrDefault(key, 0) >= maxPerKey);
+  /**
+   * Whether a new push connection or long poll of {@code key} is refused now, checked before work
+   * that {@link #admit} would otherwise waste; a refusal is counted.
+   */
+  public boolean refusesNow(String key) {
+    if (maxConnections > 0 && open.get() >= maxConnections) {
+      metrics.connectionRefused("cap");
+      return true;
+    }
+    if (maxPerKey > 0 && openByKey.getOrDefault(key, 0) >= maxPerKey) {
+      metrics.connectionRefused("principal_cap");
+      return true;
+    }
+    return false;
   }
 
   /**

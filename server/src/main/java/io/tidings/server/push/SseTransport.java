@@ -75,7 +75,7 @@ public final class SseTransport {
     Position[] start = positions(since, topics.size(), lastEventId != null && !lastEventId.isBlank());
     HttpServerResponse response = request.response();
     String key = limits.key(principal, HttpApi.host(request));
-    if (request.method() != HttpMethod.HEAD && limits.full(key)) {
+    if (request.method() != HttpMethod.HEAD && limits.refusesNow(key)) {
       comeBackLater(request);
       return;
     }
