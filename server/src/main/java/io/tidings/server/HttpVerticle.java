@@ -1,5 +1,6 @@
 package io.tidings.server;
 
+import io.tidings.server.http.ConnectionWatch;
 import io.tidings.server.http.HttpApi;
 import io.tidings.server.ops.LoopMonitor;
 import io.tidings.server.pull.ChangesHandler;
@@ -31,12 +32,14 @@ final class HttpVerticle extends VerticleBase {
   public Future<?> start() {
     changes = hub.changesHandler(context);
     push = hub.pushLoop(context);
-    api = hub.api(context, changes, push);
+    ConnectionWatch watch = hub.connectionWatch();
+    api = hub.api(context, changes, push, watch);
     monitor = hub.loopMonitor(context);
     server = vertx.createHttpServer(options)
+        .connectionHandler(watch::opened)
         .requestHandler(api::handle)
         .invalidRequestHandler(HttpApi::invalid);
-    return server.listen(port, options.getHost());
+    return server.listen(port, options.getHost()).onSuccess(watch::listening);
   }
 
   /** The port actually bound (useful when asked for port 0). */

@@ -15,10 +15,12 @@ import io.tidings.server.admin.AdminHandler;
 import io.tidings.server.admin.AdminService;
 import io.tidings.server.auth.Authenticator;
 import io.tidings.server.config.TidingsConfig;
+import io.tidings.server.http.ConnectionWatch;
 import io.tidings.server.http.Cors;
 import io.tidings.server.http.HttpApi;
 import io.tidings.server.http.StaticFiles;
 import io.tidings.server.ops.AccessLog;
+import io.tidings.server.limits.Limits;
 import io.tidings.server.ops.HealthHandler;
 import io.tidings.server.ops.LoopMonitor;
 import io.tidings.server.ops.Metrics;
@@ -67,6 +69,7 @@ public final class TidingsServer implements AutoCloseable {
   private final EventParser parser;
   private final Cors cors;
   private final Authenticator auth;
+  private final Limits limits;
   private final StaticFiles files = StaticFiles.load(TidingsServer.class.getClassLoader());
   private final List<AutoCloseable> subscriptions = new ArrayList<>();
   private final java.util.concurrent.atomic.AtomicInteger loopNumbers = new java.util.concurrent.atomic.AtomicInteger();
@@ -92,6 +95,9 @@ public final class TidingsServer implements AutoCloseable {
         pi.jitter, pi.busyWaiting);
     this.parser = new EventParser(config.events.maxDataSize, config.events.maxBatch);
     this.cors = new Cors(config.server.allowedOrigins, auth.enabled());
+    // The shortest interval an advice can hold now is its base less the jitter.
+    this.limits = new Limits(config.limits, metrics, topic -> advisor.baseSeconds(topic) * (1 - pi.jitter),
+        pi.max.toMillis() / 1000.0 * (1 + pi.jitter));
   }
 
   /** Starts a server and returns once it listens. */
@@ -153,6 +159,12 @@ public final class TidingsServer implements AutoCloseable {
     admin = new AdminService(metrics, pushStats, hub, waiters::size, rates, engine, config.store.kind, loops);
     admin.start(vertx);
     scraper = vertx.createSharedWorkerExecutor("tidings-metrics", 1);
+    if (limits.checksRequests()) {
+      vertx.setPeriodic(10_000, id -> scraper.executeBlocking(() -> {
+        limits.expire();
+        return null;
+      }, false));
+    }
     HttpServerOptions options = httpOptions(config.server, config.push);
     // For a random port, Vert.x shares one among listeners that ask for the same negative number.
     port = deployListeners(options, config.server.port == 0 ? -1 : config.server.port, loops);
@@ -229,15 +241,20 @@ public final class TidingsServer implements AutoCloseable {
     }
   }
 
-  HttpApi api(Context context, ChangesHandler changes, PushLoop push) {
+  /** One per listener: request timeouts, and first requests when connections are rate limited. */
+  ConnectionWatch connectionWatch() {
+    return new ConnectionWatch(config.server.requestTimeout.toMillis(), limits.countsConnections());
+  }
+
+  HttpApi api(Context context, ChangesHandler changes, PushLoop push, ConnectionWatch watch) {
     TidingsConfig.Pull pull = config.pull;
     return new HttpApi(context,
         new PublishHandler(engine, parser, config.server.maxBodySize, metrics),
         new StateHandler(engine, advisor, pull, auth),
         changes,
         new TopicsHandler(engine, pull),
-        new SseTransport(engine, push, config.push, pushStats, metrics),
-        new WsTransport(engine, push, parser, metrics, config.push, pushStats, auth),
+        new SseTransport(engine, push, config.push, pushStats, metrics, limits),
+        new WsTransport(engine, push, parser, metrics, config.push, pushStats, auth, limits),
         new HealthHandler(engine, () -> draining),
         metrics,
         cors,
@@ -245,7 +262,9 @@ public final class TidingsServer implements AutoCloseable {
         files,
         auth,
         new AdminHandler(admin, engine, files, context, auth.enabled(), pull.topicsMaxLimit),
-        accessLog);
+        accessLog,
+        limits,
+        watch);
   }
 
   /** Starts watching the event loop of {@code context}; call on it. */
@@ -262,7 +281,7 @@ public final class TidingsServer implements AutoCloseable {
   }
 
   ChangesHandler changesHandler(Context context) {
-    return new ChangesHandler(engine, waiters, advisor, config.pull, context, auth);
+    return new ChangesHandler(engine, waiters, advisor, config.pull, context, auth, limits);
   }
 
   long shutdownGraceMillis() {

@@ -33,7 +33,7 @@ import java.util.TreeMap;
  */
 public final class ConfigLoader {
   private static final String ENV_PREFIX = "TIDINGS_";
-  private static final java.util.Set<String> SECTIONS = java.util.Set.of("server", "store", "retention", "events", "pull", "push", "auth");
+  private static final java.util.Set<String> SECTIONS = java.util.Set.of("server", "store", "retention", "events", "pull", "push", "auth", "limits");
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
   private static final ObjectMapper MAPPER = new ObjectMapper()
       .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
@@ -94,6 +94,10 @@ public final class ConfigLoader {
     // "auth:" with nothing under it still means authentication is on (with nothing granted), never off.
     if (tree.has("auth") && tree.get("auth").isNull()) {
       tree.putObject("auth");
+    }
+    // "limits:" with nothing under it is the defaults; "rate:" with nothing under it limits nothing.
+    if (tree.has("limits") && tree.get("limits").isNull()) {
+      tree.remove("limits");
     }
     TidingsConfig config;
     try {
@@ -242,6 +246,29 @@ public final class ConfigLoader {
     if (c.auth != null) {
       validateAuth(c.auth);
     }
+    check(positive(c.server.requestTimeout), "server.request_timeout must be positive");
+    validateLimits(c.limits);
+  }
+
+  private static void validateLimits(TidingsConfig.Limits l) {
+    check(l.maxConnections >= 0, "limits.max_connections must not be negative (0: no cap)");
+    check(l.maxConnectionsPerPrincipal >= 0, "limits.max_connections_per_principal must not be negative (0: no cap)");
+    check(l.pollAdviceFactor == 0 || l.pollAdviceFactor >= 1,
+        "limits.poll_advice_factor must be 1 or more (or 0: off)");
+    check(l.maxKeys >= 100, "limits.max_keys must be at least 100");
+    TidingsConfig.Rate r = l.rate;
+    if (r == null) {
+      return;
+    }
+    for (Object[] rate : new Object[][] {{"publish_per_second", r.publishPerSecond}, {"polls_per_second", r.pollsPerSecond},
+        {"connections_per_second", r.connectionsPerSecond}, {"subscribe_per_second", r.subscribePerSecond}}) {
+      Double v = (Double) rate[1];
+      check(v == null || (v > 0 && v <= 1e9), "limits.rate." + rate[0] + " must be positive (leave it out for no limit)");
+    }
+    check(r.burst >= 0.001 && r.burst <= 3600, "limits.rate.burst must be 0.001-3600 (seconds of rate)");
+    check("principal".equals(r.per) || "ip".equals(r.per), "limits.rate.per must be principal or ip");
+    check(r.wsMaxRefusals >= 1, "limits.rate.ws_max_refusals must be positive");
+    check(positive(r.wsRefusalWindow), "limits.rate.ws_refusal_window must be positive");
   }
 
   private static void validateAuth(TidingsConfig.Auth a) {

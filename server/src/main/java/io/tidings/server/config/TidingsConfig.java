@@ -18,6 +18,8 @@ public final class TidingsConfig {
   public Push push = new Push();
   /** Authentication and authorization; absent (null) means everything is allowed to everyone. */
   public Auth auth;
+  /** Abuse and overload protection: rate limits, connection caps, polling pace. */
+  public Limits limits = new Limits();
 
   /** The listener. */
   public static final class Server {
@@ -31,6 +33,8 @@ public final class TidingsConfig {
     @JsonDeserialize(using = SizeDeserializer.class)
     public long maxHeaderSize = 16 << 10;
     public Duration idleTimeout = Duration.ofMinutes(5);
+    /** An HTTP/1.x request must arrive whole (head and body) within this time of its first byte. */
+    public Duration requestTimeout = Duration.ofSeconds(30);
     public Tls tls;
     /** epoll (default), io_uring or nio; a native one that does not load falls back to nio. */
     public String transport = "epoll";
@@ -202,5 +206,41 @@ public final class TidingsConfig {
   public static final class Anonymous {
     public List<String> subscribe = new ArrayList<>();
     public List<String> publish = new ArrayList<>();
+  }
+
+  /** Abuse and overload protection. */
+  public static final class Limits {
+    /** Token-bucket rate limits; absent (null) means nothing is rate limited. */
+    public Rate rate;
+    /** Push connections (SSE streams, WebSockets) and held long polls at once, server-wide; 0: no cap. */
+    public int maxConnections = 100_000;
+    /** The same, per principal (per client IP for requests without credentials); 0: no cap. */
+    public int maxConnectionsPerPrincipal = 0;
+    /**
+     * A poll of the same topic and cursor repeated sooner than the advised interval divided by
+     * this factor gets 429; 0 (the default) turns the check off.
+     */
+    public double pollAdviceFactor = 0;
+    /** Most keys (principals, IPs, poll identities) each table of limits tracks at once. */
+    public int maxKeys = 100_000;
+  }
+
+  /** Rates per principal (or client IP); a rate left out is not limited. */
+  public static final class Rate {
+    /** Publish requests: {@code POST /v1/events} and WebSocket {@code publish} ops. */
+    public Double publishPerSecond;
+    /** Pull requests: {@code /v1/state}, {@code /v1/changes}, {@code /v1/topics}. */
+    public Double pollsPerSecond;
+    /** New connections: the first API request of each TCP connection, every SSE stream and WebSocket upgrade. */
+    public Double connectionsPerSecond;
+    /** Subscriptions: SSE streams and WebSocket {@code subscribe} ops. */
+    public Double subscribePerSecond;
+    /** Bucket capacity in seconds of rate: how much unused allowance a quiet client may spend at once. */
+    public double burst = 1;
+    /** {@code principal}: per API key or JWT subject, per client IP without credentials; {@code ip}: always per IP. */
+    public String per = "principal";
+    /** WebSocket ops refused this many times within {@code ws_refusal_window} close the connection with 4029. */
+    public int wsMaxRefusals = 10;
+    public Duration wsRefusalWindow = Duration.ofSeconds(10);
   }
 }

@@ -6,6 +6,7 @@ import io.tidings.server.auth.AuthFailure;
 import io.tidings.server.auth.Authenticator;
 import io.tidings.server.auth.Principal;
 import io.tidings.server.ops.AccessLog;
+import io.tidings.server.limits.Limits;
 import io.tidings.server.ops.HealthHandler;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.PublishHandler;
@@ -57,12 +58,17 @@ public final class HttpApi {
   private final Authenticator auth;
   private final AdminHandler admin;
   private final AccessLog accessLog;
+  private final Limits limits;
+  private final ConnectionWatch watch;
 
   public HttpApi(Context context, PublishHandler publish, StateHandler state, ChangesHandler changes,
       TopicsHandler topics, SseTransport sse, WsTransport ws, HealthHandler health, Metrics metrics, Cors cors,
-      WorkerExecutor scraper, StaticFiles files, Authenticator auth, AdminHandler admin, AccessLog accessLog) {
+      WorkerExecutor scraper, StaticFiles files, Authenticator auth, AdminHandler admin, AccessLog accessLog,
+      Limits limits, ConnectionWatch watch) {
     this.admin = admin;
     this.accessLog = accessLog;
+    this.limits = limits;
+    this.watch = watch;
     this.files = files;
     this.auth = auth;
     this.sse = sse;
@@ -96,6 +102,7 @@ public final class HttpApi {
       }
       log.end(status, response.bytesWritten());
     });
+    boolean firstOnConnection = watch.firstRequest(request);
     try {
       if (route.equals("other")) {
         Responses.error(response, new ApiException(404, "not_found", "no such endpoint: " + path));
@@ -123,7 +130,9 @@ public final class HttpApi {
         case "static" -> files.handle(request);
         default -> withPrincipal(request, principal -> {
           log.principal(principal);
-          dispatch(route, request, principal, log);
+          if (!limits.checksRequests() || route.equals("/metrics") || limit(route, request, principal, firstOnConnection)) {
+            dispatch(route, request, principal, log);
+          }
         });
       }
     } catch (RuntimeException e) {
@@ -149,6 +158,53 @@ public final class HttpApi {
       case "/admin/topics" -> admin.topics(request, principal);
       default -> throw new IllegalStateException("unrouted " + route);
     }
+  }
+
+  /**
+   * Spends the request's tokens ({@code limits.rate}) and checks its polling pace
+   * ({@code limits.poll_advice_factor}); throws {@code 429 rate_limited} with {@code Retry-After}.
+   * The first request of a connection, and every SSE stream and WebSocket upgrade, is a new connection;
+   * a new connection over the rate is answered and closed. Returns whether to serve the request.
+   */
+  private boolean limit(String route, HttpServerRequest request, Principal principal, boolean firstOnConnection) {
+    String key = limits.key(principal, host(request));
+    boolean push = route.equals("/v1/sse") || route.equals("/v1/ws");
+    if (firstOnConnection || push) {
+      int wait = limits.take(Limits.Kind.CONNECTION, key);
+      if (wait > 0) {
+        ApiException refused = Limits.rateLimited(Limits.Kind.CONNECTION, wait, firstOnConnection);
+        if (!firstOnConnection) {
+          throw refused;
+        }
+        Responses.error(request.response(), refused).onComplete(ar -> request.connection().close());
+        return false;
+      }
+    }
+    switch (route) {
+      case "/v1/events" -> limits.check(Limits.Kind.PUBLISH, key, false);
+      case "/v1/sse" -> limits.check(Limits.Kind.SUBSCRIBE, key, false);
+      case "/v1/topics" -> limits.check(Limits.Kind.POLL, key, false);
+      case "/v1/state", "/v1/changes" -> {
+        limits.check(Limits.Kind.POLL, key, false);
+        String topic = request.getParam("topic");
+        if (topic != null) {
+          String position = route.equals("/v1/changes")
+              ? String.valueOf(request.getParam("since", "earliest"))
+              : request.getParam("after_key", "") + '\n' + request.getHeader(Headers.IF_NONE_MATCH);
+          limits.checkPollPace(key, route, topic, position);
+        }
+      }
+      default -> {
+        // nothing more to meter
+      }
+    }
+    return true;
+  }
+
+  /** The client's IP address as the socket sees it. */
+  public static String host(HttpServerRequest request) {
+    io.vertx.core.net.SocketAddress remote = request.remoteAddress();
+    return remote == null ? null : remote.hostAddress();
   }
 
   /**

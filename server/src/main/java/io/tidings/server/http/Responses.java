@@ -2,6 +2,7 @@ package io.tidings.server.http;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.tidings.core.EngineUnavailableException;
+import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import java.io.IOException;
@@ -30,14 +31,14 @@ public final class Responses {
     error(response, toApiException(failure));
   }
 
-  /** Ends {@code response} with {@code e} in the contract's error shape. */
-  public static void error(HttpServerResponse response, ApiException e) {
+  /** Ends {@code response} with {@code e} in the contract's error shape; the future completes once it is written. */
+  public static Future<Void> error(HttpServerResponse response, ApiException e) {
     if (response.ended() || response.closed()) {
-      return;
+      return Future.succeededFuture();
     }
     if (response.headWritten()) {
       response.reset();
-      return;
+      return Future.succeededFuture();
     }
     // Validators and caching advice of a success must not leak onto an error.
     response.headers().remove(Headers.ETAG).remove(Headers.LAST_MODIFIED).remove(Headers.POLL_INTERVAL);
@@ -55,7 +56,7 @@ public final class Responses {
       writeExtra(gen, e.extra());
       gen.writeEndObject();
     });
-    response.setStatusCode(e.status())
+    return response.setStatusCode(e.status())
         .putHeader(Headers.CACHE_CONTROL, Headers.NO_STORE)
         .putHeader(Headers.CONTENT_TYPE, Headers.JSON)
         .end(body);

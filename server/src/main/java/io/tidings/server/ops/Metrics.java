@@ -195,4 +195,36 @@ public final class Metrics implements AutoCloseable {
     gc.close();
     registry.close();
   }
+
+  // ---- limits (issue #5): what abuse and overload protection refused
+  private final ConcurrentHashMap<String, Counter> refusals = new ConcurrentHashMap<>();
+
+  {
+    for (String kind : new String[] {"publish", "subscribe", "poll", "connection"}) {
+      rateLimited(kind, 0);
+    }
+    connectionRefused("cap", 0);
+  }
+
+  /** Counts a request, op or connection refused by {@code limits.rate} (kind: publish, subscribe, poll, connection). */
+  public void rateLimited(String kind) {
+    rateLimited(kind, 1);
+  }
+
+  /** Counts a push connection or long poll refused by a connection cap (reason: cap, principal_cap). */
+  public void connectionRefused(String reason) {
+    connectionRefused(reason, 1);
+  }
+
+  private void rateLimited(String kind, int n) {
+    refusals.computeIfAbsent("rate:" + kind, k -> Counter.builder("tidings.rate_limited")
+        .description("Requests, WebSocket ops and connections refused by limits.rate")
+        .tag("kind", kind).register(registry)).increment(n);
+  }
+
+  private void connectionRefused(String reason, int n) {
+    refusals.computeIfAbsent("cap:" + reason, k -> Counter.builder("tidings.connections.refused")
+        .description("Push connections and long polls refused by limits.max_connections(_per_principal)")
+        .tag("reason", reason).register(registry)).increment(n);
+  }
 }

@@ -15,6 +15,9 @@ import io.tidings.server.http.ApiException;
 import io.tidings.server.http.EntityTags;
 import io.tidings.server.http.EventJson;
 import io.tidings.server.http.Headers;
+import io.tidings.server.http.HttpApi;
+import io.tidings.server.limits.Limits;
+import io.tidings.server.limits.Ticket;
 import io.tidings.server.http.Json;
 import io.tidings.server.http.Params;
 import io.tidings.server.http.Responses;
@@ -45,9 +48,11 @@ public final class ChangesHandler {
   private final CharSequence privateHeadMaxAge;
   private final Authenticator auth;
   private final Set<LongPoll> held = new HashSet<>();
+  private final Limits limits;
 
   public ChangesHandler(Engine engine, TopicWaiters waiters, PollAdvisor advisor, TidingsConfig.Pull config, Context context,
-      Authenticator auth) {
+      Authenticator auth, Limits limits) {
+    this.limits = limits;
     this.auth = auth;
     this.engine = engine;
     this.waiters = waiters;
@@ -63,7 +68,7 @@ public final class ChangesHandler {
 
   /** What one request asks for, once validated. */
   private record Query(String topic, Position since, int limit, long waitMillis, boolean notifyOnly, String ifNoneMatch,
-      boolean shared) {}
+      boolean shared, Principal principal, String host) {}
 
   public void handle(HttpServerRequest request, Principal principal) {
     Params params = Params.of(request);
@@ -75,7 +80,7 @@ public final class ChangesHandler {
     boolean notifyOnly = params.notifyMode();
     // Shared caches may keep what anyone may read; anything else is private to its requester.
     Query q = new Query(topic, since, limit, waitMillis, notifyOnly, request.getHeader(Headers.IF_NONE_MATCH),
-        auth.readableByAnyone(topic));
+        auth.readableByAnyone(topic), principal, HttpApi.host(request));
     HttpServerResponse response = request.response();
     Stages.onContext(engine.head(topic), context, response, ar -> {
       if (ar.failed()) {
@@ -218,8 +223,18 @@ public final class ChangesHandler {
   }
 
   private void hold(HttpServerResponse response, Query q, long after, String epoch) {
-    LongPoll poll = new LongPoll(response, q, after, epoch);
+    if (response.ended() || response.closed()) {
+      return;
+    }
+    Ticket ticket = limits.admit(limits.key(q.principal(), q.host()));
+    if (ticket == null) {
+      Responses.error(response, ApiException.unavailable("the server is at capacity; poll again later",
+          Responses.retryAfterSeconds()));
+      return;
+    }
+    LongPoll poll = new LongPoll(response, q, after, epoch, ticket);
     if (!waiters.add(q.topic(), poll)) {
+      ticket.release();
       Responses.error(response, ApiException.unavailable("too many long polls are held", Responses.retryAfterSeconds()));
       return;
     }
@@ -242,10 +257,12 @@ public final class ChangesHandler {
     final Query q;
     final long after;
     final String epoch;
+    final Ticket ticket;
     long timer = -1;
     boolean done;
 
-    LongPoll(HttpServerResponse response, Query q, long after, String epoch) {
+    LongPoll(HttpServerResponse response, Query q, long after, String epoch, Ticket ticket) {
+      this.ticket = ticket;
       this.response = response;
       this.q = q;
       this.after = after;
@@ -324,6 +341,7 @@ public final class ChangesHandler {
       }
       done = true;
       held.remove(this);
+      ticket.release();
       if (timer >= 0) {
         context.owner().cancelTimer(timer);
       }

@@ -3,6 +3,7 @@ package io.tidings.server.push;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelPipeline;
+import io.tidings.server.http.RequestTimeout;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.net.impl.ConnectionBase;
@@ -36,6 +37,8 @@ final class Hijack {
   static Channel take(HttpServerRequest request, ChannelHandler... handlers) {
     Channel channel = ((ConnectionBase) request.connection()).channel();
     ChannelPipeline pipeline = channel.pipeline();
+    // A push connection has sent its whole request: server.request_timeout no longer applies.
+    RequestTimeout.remove(pipeline);
     for (String name : VERTX_HANDLERS) {
       if (pipeline.get(name) != null) {
         pipeline.remove(name);

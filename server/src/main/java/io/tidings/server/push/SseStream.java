@@ -15,6 +15,7 @@ import io.tidings.core.hub.Sink;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.Json;
 import io.tidings.server.ops.AccessLog;
+import io.tidings.server.limits.Ticket;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
@@ -43,6 +44,7 @@ final class SseStream implements Sink, PushConnection {
   private final List<Feed> feeds = new ArrayList<>();
   private final long expiresAt;
   private final AccessLog.Entry log;
+  private final Ticket ticket;
   private Wire wire;
   private Outbound out;
   private List<Cursor> from;
@@ -70,7 +72,8 @@ final class SseStream implements Sink, PushConnection {
 
   /** @param expiresAt epoch millis when the stream's credentials expire and it ends ({@code Long.MAX_VALUE}: never) */
   SseStream(PushLoop loop, List<String> topics, boolean notifyOnly, TidingsConfig.Push config, PushStats stats,
-      long expiresAt, AccessLog.Entry log) {
+      long expiresAt, AccessLog.Entry log, Ticket ticket) {
+    this.ticket = ticket;
     this.expiresAt = expiresAt;
     this.log = log;
     this.loop = loop;
@@ -289,6 +292,7 @@ final class SseStream implements Sink, PushConnection {
     stats.sseSubscriptions.addAndGet(-counted);
     counted = 0;
     log.end(200, out == null ? 0 : out.written());
+    ticket.release();
   }
 
   /** HTTP/1.1 written straight to the Netty channel, chunk by chunk. */

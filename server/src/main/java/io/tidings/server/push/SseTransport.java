@@ -10,6 +10,9 @@ import io.tidings.server.auth.Access;
 import io.tidings.server.auth.Principal;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.ApiException;
+import io.tidings.server.http.HttpApi;
+import io.tidings.server.limits.Limits;
+import io.tidings.server.limits.Ticket;
 import io.tidings.server.http.Params;
 import io.tidings.server.http.Responses;
 import io.tidings.server.http.Stages;
@@ -24,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * {@code GET /v1/sse}: Server-Sent Events over one or more topics. Everything that can be refused
@@ -42,9 +46,11 @@ public final class SseTransport {
   private final TidingsConfig.Push config;
   private final PushStats stats;
   private final io.tidings.server.ops.Metrics metrics;
+  private final Limits limits;
 
   public SseTransport(Engine engine, PushLoop loop, TidingsConfig.Push config, PushStats stats,
-      io.tidings.server.ops.Metrics metrics) {
+      io.tidings.server.ops.Metrics metrics, Limits limits) {
+    this.limits = limits;
     this.metrics = metrics;
     this.engine = engine;
     this.loop = loop;
@@ -69,6 +75,11 @@ public final class SseTransport {
     String since = lastEventId != null && !lastEventId.isBlank() ? lastEventId.trim() : params.single("since");
     Position[] start = positions(since, topics.size(), lastEventId != null && !lastEventId.isBlank());
     HttpServerResponse response = request.response();
+    String key = limits.key(principal, HttpApi.host(request));
+    if (request.method() != HttpMethod.HEAD && limits.refusesNow(key)) {
+      comeBackLater(request);
+      return;
+    }
     resolve(request, topics, start, 0, () -> {
       if (request.method() == HttpMethod.HEAD) {
         response.setStatusCode(200)
@@ -76,6 +87,11 @@ public final class SseTransport {
             .putHeader(HttpHeaders.CACHE_CONTROL, NO_CACHE)
             .putHeader(X_ACCEL_BUFFERING, NO)
             .end();
+        return;
+      }
+      Ticket ticket = limits.admit(key);
+      if (ticket == null) {
+        comeBackLater(request);
         return;
       }
       // The stream's headers: its own, and what CORS has already put on the response.
@@ -93,8 +109,26 @@ public final class SseTransport {
       if (Hijack.possible(request)) {
         metrics.request("/v1/sse", 200); // a Vert.x response counts itself when it ends
       }
-      new SseStream(loop, topics, notifyOnly, config, stats, principal.expiresAt(), log).start(request, from, headers);
+      new SseStream(loop, topics, notifyOnly, config, stats, principal.expiresAt(), log, ticket).start(request, from, headers);
     });
+  }
+
+  /**
+   * Over a connection cap: {@code 200} with only a {@code retry:} (between one and three times
+   * {@code push.sse.retry}, so refused clients spread out) and the end. EventSource gives up after a
+   * non-200 answer; this way it comes back later by itself.
+   */
+  private void comeBackLater(HttpServerRequest request) {
+    HttpServerResponse response = request.response();
+    long retry = Math.max(1, Math.round(config.sse.retry.toMillis() * (1 + 2 * ThreadLocalRandom.current().nextDouble())));
+    response.setStatusCode(200)
+        .putHeader(HttpHeaders.CONTENT_TYPE, EVENT_STREAM)
+        .putHeader(HttpHeaders.CACHE_CONTROL, NO_CACHE)
+        .putHeader(X_ACCEL_BUFFERING, NO);
+    if (request.version() != io.vertx.core.http.HttpVersion.HTTP_2) {
+      response.putHeader(HttpHeaders.CONNECTION, "close");
+    }
+    response.end(": the server is at capacity; come back later\nretry: " + retry + "\n\n");
   }
 
   private List<String> topics(Params params) {

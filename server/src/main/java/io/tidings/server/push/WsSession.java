@@ -35,6 +35,8 @@ import io.tidings.server.http.ApiException;
 import io.tidings.server.http.Json;
 import io.tidings.server.http.Responses;
 import io.tidings.server.ops.AccessLog;
+import io.tidings.server.limits.Limits;
+import io.tidings.server.limits.Ticket;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.EventParser;
 import io.tidings.server.publish.PublishHandler;
@@ -61,6 +63,7 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
   static final short GOING_AWAY = 1001;
   static final short TOO_BIG = 1009;
   static final short POLICY = 1008;
+  static final short RATE_LIMITED = 4029;
   /** A connection that can do nothing without credentials must send an {@code auth} op within this time. */
   private static final long AUTH_TIMEOUT_MILLIS = 30_000;
   /** Frames kept while an {@code auth} op waits for a JWK set; beyond this the socket is not read. */
@@ -90,15 +93,26 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
   private int pendingPublishes;
   private boolean closed;
   private boolean closeSent;
+  private final Limits limits;
+  private final String host;
+  private final Ticket ticket;
+  private String limitKey;
+  private long refusalWindowStart;
+  private int refusals;
 
   /** A subscribe request and the feed serving it. */
   private record Subscription(JsonNode id, Feed feed) {}
 
   WsSession(PushLoop loop, Engine engine, EventParser parser, Metrics metrics, TidingsConfig.Push config,
-      PushStats stats, Authenticator auth, Principal principal, AccessLog.Entry log) {
+      PushStats stats, Authenticator auth, Principal principal, AccessLog.Entry log, Limits limits, String host,
+      Ticket ticket) {
     this.log = log;
     this.auth = auth;
     this.principal = principal;
+    this.limits = limits;
+    this.host = host;
+    this.ticket = ticket;
+    this.limitKey = limits.key(principal, host);
     this.loop = loop;
     this.engine = engine;
     this.parser = parser;
@@ -300,6 +314,9 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
       throw new ApiException(400, "too_many_subscriptions",
           "a connection holds at most " + config.ws.maxSubscriptions + " subscriptions");
     }
+    if (!allowed(Limits.Kind.SUBSCRIBE, id)) {
+      return;
+    }
     Feed feed = loop.hub().feed(topic, notifyOnly, this);
     Subscription sub = new Subscription(id, feed);
     subscriptions.put(topic, sub);
@@ -332,6 +349,9 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
       throw forbidden("publish to " + topic);
     }
     List<NewEvent> events = parser.parse(frame.get("events"));
+    if (!allowed(Limits.Kind.PUBLISH, id)) {
+      return;
+    }
     pendingPublishes++;
     if (pendingPublishes >= config.ws.maxPendingPublishes) {
       // Backpressure on the publisher: read no more frames until the store catches up.
@@ -417,6 +437,7 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
     }
     principal = next;
     log.principal(next);
+    limitKey = limits.key(next, host);
     // Subscriptions the new credentials do not grant end now.
     for (Map.Entry<String, Subscription> e : new ArrayList<>(subscriptions.entrySet())) {
       if (!next.maySubscribe(e.getKey())) {
@@ -432,6 +453,36 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
       gen.writeStringField("op", "authed");
       writeId(gen, id);
     });
+  }
+
+  /**
+   * Spends a token of {@code kind}. A refusal is answered with {@code error rate_limited} (and
+   * {@code retry_after}, in seconds); {@code limits.rate.ws_max_refusals} refusals within
+   * {@code limits.rate.ws_refusal_window} close the connection with 4029.
+   */
+  private boolean allowed(Limits.Kind kind, JsonNode id) {
+    int wait = limits.take(kind, limitKey);
+    if (wait == 0) {
+      return true;
+    }
+    long now = System.currentTimeMillis();
+    if (refusals == 0 || now - refusalWindowStart > limits.wsRefusalWindowMillis()) {
+      refusalWindowStart = now;
+      refusals = 0;
+    }
+    refusals++;
+    String what = kind == Limits.Kind.PUBLISH ? "publishes" : "subscriptions";
+    reply(gen -> {
+      gen.writeStringField("op", "error");
+      writeId(gen, id);
+      gen.writeStringField("code", "rate_limited");
+      gen.writeStringField("message", "too many " + what + "; retry after " + wait + " s");
+      gen.writeNumberField("retry_after", wait);
+    });
+    if (refusals >= limits.wsMaxRefusals()) {
+      close(RATE_LIMITED, "rate limited; reconnect later");
+    }
+    return false;
   }
 
   private static ApiException forbidden(String what) {
@@ -624,5 +675,6 @@ final class WsSession extends ChannelInboundHandlerAdapter implements Sink, Push
     loop.remove(this);
     stats.wsConnections.decrementAndGet();
     log.end(101, out.written());
+    ticket.release();
   }
 }

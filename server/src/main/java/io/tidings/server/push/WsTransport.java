@@ -13,6 +13,9 @@ import io.tidings.server.auth.Authenticator;
 import io.tidings.server.auth.Principal;
 import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.http.ApiException;
+import io.tidings.server.http.HttpApi;
+import io.tidings.server.limits.Limits;
+import io.tidings.server.limits.Ticket;
 import io.tidings.server.http.Responses;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.EventParser;
@@ -40,9 +43,11 @@ public final class WsTransport {
   private final TidingsConfig.Push config;
   private final PushStats stats;
   private final Authenticator auth;
+  private final Limits limits;
 
   public WsTransport(Engine engine, PushLoop loop, EventParser parser, Metrics metrics, TidingsConfig.Push config,
-      PushStats stats, Authenticator auth) {
+      PushStats stats, Authenticator auth, Limits limits) {
+    this.limits = limits;
     this.auth = auth;
     this.engine = engine;
     this.loop = loop;
@@ -82,6 +87,13 @@ public final class WsTransport {
     if (key == null || !validKey(key.trim())) {
       throw ApiException.badRequest("invalid_upgrade", "Sec-WebSocket-Key must be 16 bytes in base64");
     }
+    String host = HttpApi.host(request);
+    Ticket ticket = limits.admit(limits.key(principal, host));
+    if (ticket == null) {
+      Responses.error(response, ApiException.unavailable("the server is at capacity; reconnect later",
+          Responses.retryAfterSeconds()));
+      return;
+    }
     boolean subprotocol = hasToken(request.getHeader("Sec-WebSocket-Protocol"), SUBPROTOCOL);
     StringBuilder head = new StringBuilder(160)
         .append("HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n")
@@ -98,7 +110,7 @@ public final class WsTransport {
         .maxFramePayloadLength(maxFrame)
         .closeOnProtocolViolation(true)
         .build();
-    WsSession session = new WsSession(loop, engine, parser, metrics, config, stats, auth, principal, log);
+    WsSession session = new WsSession(loop, engine, parser, metrics, config, stats, auth, principal, log, limits, host, ticket);
     metrics.request("/v1/ws", 101);
     // The encoder goes before the decoder: the close frame the decoder writes on a protocol violation
     // (1009 for a frame over the limit, 1002) travels towards the socket from the decoder's place.
