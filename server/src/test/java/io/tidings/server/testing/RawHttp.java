@@ -96,7 +96,11 @@ public final class RawHttp {
     }
     byte[] content;
     List<String> length = headers.get("content-length");
-    if (length != null) {
+    String type = headers.getOrDefault("content-type", List.of("")).get(0);
+    if (status == 101 || (type.startsWith("text/event-stream") && length == null)) {
+      // A protocol switch or a stream that may never end: the head is the answer.
+      content = new byte[0];
+    } else if (length != null) {
       content = in.readNBytes(Integer.parseInt(length.get(0)));
     } else if (headers.getOrDefault("transfer-encoding", List.of()).toString().toLowerCase(Locale.ROOT).contains("chunked")) {
       ByteArrayOutputStream b = new ByteArrayOutputStream();
