@@ -210,7 +210,8 @@ public final class RawHttp {
     }
   }
 
-  private static String readLine(InputStream in) throws IOException {
+  /** One line of an HTTP head (ISO-8859-1, without its CR LF); {@code null} at the end of the stream. */
+  static String readLine(InputStream in) throws IOException {
     ByteArrayOutputStream b = new ByteArrayOutputStream();
     int c;
     while ((c = in.read()) >= 0) {

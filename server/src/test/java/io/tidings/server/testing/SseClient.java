@@ -119,14 +119,14 @@ public final class SseClient implements AutoCloseable {
   public void resume() throws IOException {
     socket.setSoTimeout(60_000);
     InputStream in = new BufferedInputStream(socket.getInputStream(), 16 * 1024);
-    String statusLine = readLine(in);
+    String statusLine = RawHttp.readLine(in);
     if (statusLine == null) {
       throw new IOException("the server closed the connection without an answer to " + request.lines().findFirst().orElse(""));
     }
     status = Integer.parseInt(statusLine.split(" ", 3)[1]);
     Map<String, List<String>> h = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
     String line;
-    while ((line = readLine(in)) != null && !line.isEmpty()) {
+    while ((line = RawHttp.readLine(in)) != null && !line.isEmpty()) {
       int colon = line.indexOf(':');
       h.computeIfAbsent(line.substring(0, colon).trim(), k -> new ArrayList<>()).add(line.substring(colon + 1).trim());
     }
@@ -360,18 +360,6 @@ public final class SseClient implements AutoCloseable {
     return null;
   }
 
-  private static String readLine(InputStream in) throws IOException {
-    ByteArrayOutputStream b = new ByteArrayOutputStream();
-    int c;
-    while ((c = in.read()) >= 0) {
-      if (c == '\n') {
-        String s = b.toString(StandardCharsets.ISO_8859_1);
-        return s.endsWith("\r") ? s.substring(0, s.length() - 1) : s;
-      }
-      b.write(c);
-    }
-    return b.size() == 0 ? null : b.toString(StandardCharsets.ISO_8859_1);
-  }
 
   /** A chunked body: ends (-1) at the terminating chunk, remembering that it was seen. */
   private static final class Chunked extends InputStream {
@@ -389,12 +377,12 @@ public final class SseClient implements AutoCloseable {
         return -1;
       }
       if (left == 0) {
-        String size = readLine(in);
+        String size = RawHttp.readLine(in);
         if (size == null) {
           return -1;
         }
         if (size.isEmpty()) {
-          size = readLine(in);
+          size = RawHttp.readLine(in);
           if (size == null) {
             return -1;
           }
@@ -402,7 +390,7 @@ public final class SseClient implements AutoCloseable {
         left = Long.parseLong(size.split(";")[0].trim(), 16);
         if (left == 0) {
           String trailer;
-          while ((trailer = readLine(in)) != null && !trailer.isEmpty()) {
+          while ((trailer = RawHttp.readLine(in)) != null && !trailer.isEmpty()) {
             // trailers are ignored
           }
           done = true;

@@ -91,14 +91,14 @@ public final class WsRawSocket implements AutoCloseable {
     socket.getOutputStream().write(req.toString().getBytes(StandardCharsets.US_ASCII));
     socket.getOutputStream().flush();
     InputStream in = new BufferedInputStream(socket.getInputStream(), 8192);
-    String status = line(in);
+    String status = RawHttp.readLine(in);
     if (status == null || !status.startsWith("HTTP/1.1 101")) {
       socket.close();
       throw new IOException("no WebSocket upgrade: " + status);
     }
     String protocol = "";
     String h;
-    while ((h = line(in)) != null && !h.isEmpty()) {
+    while ((h = RawHttp.readLine(in)) != null && !h.isEmpty()) {
       if (h.toLowerCase().startsWith("sec-websocket-protocol:")) {
         protocol = h.substring(h.indexOf(':') + 1).trim();
       }
@@ -214,16 +214,4 @@ public final class WsRawSocket implements AutoCloseable {
     }
   }
 
-  private static String line(InputStream in) throws IOException {
-    ByteArrayOutputStream b = new ByteArrayOutputStream();
-    int c;
-    while ((c = in.read()) >= 0) {
-      if (c == '\n') {
-        String s = b.toString(StandardCharsets.ISO_8859_1);
-        return s.endsWith("\r") ? s.substring(0, s.length() - 1) : s;
-      }
-      b.write(c);
-    }
-    return b.size() == 0 ? null : b.toString(StandardCharsets.ISO_8859_1);
-  }
 }
