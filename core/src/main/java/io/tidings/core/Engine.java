@@ -53,6 +53,12 @@ public interface Engine extends AutoCloseable {
    */
   CompletionStage<List<TopicHead>> topics(String prefix, String after, int limit);
 
+  /**
+   * The store's durable documents, kept with the logs (and lost with them): what server-initiated
+   * deliveries remember across restarts.
+   */
+  Records records();
+
   /** Completes when the store is reachable; fails otherwise. Used by readiness checks. */
   CompletionStage<Void> ping();
 

@@ -77,6 +77,11 @@ class ReadinessTest {
     }
 
     @Override
+    public io.tidings.core.Records records() {
+      return inner.records();
+    }
+
+    @Override
     public CompletionStage<Void> ping() {
       return unlessDown(inner::ping);
     }

@@ -40,6 +40,7 @@ public final class MemoryEngine implements Engine {
   private final String epoch = Cursor.newEpoch();
   private final ConcurrentSkipListMap<String, TopicLog> topics = new ConcurrentSkipListMap<>();
   private final AppendListeners listeners = new AppendListeners();
+  private final MemoryRecords records = new MemoryRecords();
   private volatile StoreProbe probe = StoreProbe.NONE;
   private final RetentionPolicy retention;
   private final DedupeWindow dedupe;
@@ -134,6 +135,11 @@ public final class MemoryEngine implements Engine {
       out.add(e.getValue().head());
     }
     return CompletableFuture.completedFuture(out);
+  }
+
+  @Override
+  public io.tidings.core.Records records() {
+    return records;
   }
 
   @Override

@@ -214,6 +214,12 @@ public final class SqliteEngine implements Engine {
    * failed because the store was unavailable, once the writer can take the write lock again.
    */
   @Override
+  public io.tidings.core.Records records() {
+    // Replaced by the durable implementation (issue 6, records table).
+    throw new UnsupportedOperationException("records are not implemented yet");
+  }
+
+  @Override
   public CompletionStage<Void> ping() {
     CompletionStage<Void> refused = refuse();
     if (refused != null) {
