@@ -317,6 +317,11 @@ class FeedTest {
     }
 
     @Override
+    public io.tidings.core.Records records() {
+      return inner.records();
+    }
+
+    @Override
     public java.util.concurrent.CompletionStage<Void> ping() {
       return inner.ping();
     }
