@@ -56,7 +56,7 @@ public final class Authenticator implements AutoCloseable {
     for (TidingsConfig.ApiKey k : config.apiKeys) {
       Grants g;
       try {
-        g = Grants.of(k.subscribe, k.publish, k.admin);
+        g = Grants.of(k.subscribe, k.publish, k.admin, k.webhooks);
       } catch (IllegalArgumentException e) {
         throw new ConfigException("auth.api_keys (" + k.name + "): " + e.getMessage());
       }

@@ -3,7 +3,10 @@ package io.tidings.server.auth;
 import java.util.ArrayList;
 import java.util.List;
 
-/** What a principal may do: topics to subscribe to (and read), topics to publish to, and admin. */
+/**
+ * What a principal may do: topics to subscribe to (and read), topics to publish to, admin, and
+ * whether it may register webhooks.
+ */
 public final class Grants {
   /** Nothing at all. */
   public static final Grants NONE = new Grants(List.of(), List.of(), false);
@@ -13,11 +16,18 @@ public final class Grants {
   private final List<GrantPattern> subscribe;
   private final List<GrantPattern> publish;
   private final boolean admin;
+  private final boolean webhooks;
 
   public Grants(List<GrantPattern> subscribe, List<GrantPattern> publish, boolean admin) {
+    this(subscribe, publish, admin, false);
+  }
+
+  /** @param webhooks may manage its own webhook endpoints (admin may manage every one) */
+  public Grants(List<GrantPattern> subscribe, List<GrantPattern> publish, boolean admin, boolean webhooks) {
     this.subscribe = List.copyOf(subscribe);
     this.publish = List.copyOf(publish);
     this.admin = admin;
+    this.webhooks = webhooks;
   }
 
   /**
@@ -27,6 +37,11 @@ public final class Grants {
    */
   public static Grants of(List<String> subscribe, List<String> publish, boolean admin) {
     return new Grants(compile(subscribe), compile(publish), admin);
+  }
+
+  /** As {@link #of(List, List, boolean)}, with the {@code webhooks} grant. */
+  public static Grants of(List<String> subscribe, List<String> publish, boolean admin, boolean webhooks) {
+    return new Grants(compile(subscribe), compile(publish), admin, webhooks);
   }
 
   private static List<GrantPattern> compile(List<String> texts) {
@@ -41,14 +56,14 @@ public final class Grants {
 
   /** These grants and {@code other}'s together. */
   public Grants plus(Grants other) {
-    if (other.subscribe.isEmpty() && other.publish.isEmpty() && !other.admin) {
+    if (other.subscribe.isEmpty() && other.publish.isEmpty() && !other.admin && !other.webhooks) {
       return this;
     }
     List<GrantPattern> s = new ArrayList<>(subscribe);
     s.addAll(other.subscribe);
     List<GrantPattern> p = new ArrayList<>(publish);
     p.addAll(other.publish);
-    return new Grants(s, p, admin || other.admin);
+    return new Grants(s, p, admin || other.admin, webhooks || other.webhooks);
   }
 
   public boolean maySubscribe(String topic, String subject) {
@@ -61,6 +76,20 @@ public final class Grants {
 
   public boolean admin() {
     return admin;
+  }
+
+  /** May register and manage webhook endpoints (its own; admin manages all). */
+  public boolean webhooks() {
+    return webhooks || admin;
+  }
+
+  /** The subscribe patterns as written, {@code {sub}} included: what a delivery remembers of its owner. */
+  public List<String> subscribeTexts() {
+    List<String> out = new ArrayList<>(subscribe.size());
+    for (GrantPattern p : subscribe) {
+      out.add(p.toString());
+    }
+    return out;
   }
 
   /** Whether these grants allow anything at all. */
@@ -84,6 +113,6 @@ public final class Grants {
 
   @Override
   public String toString() {
-    return "subscribe=" + subscribe + " publish=" + publish + " admin=" + admin;
+    return "subscribe=" + subscribe + " publish=" + publish + " admin=" + admin + " webhooks=" + webhooks;
   }
 }

@@ -189,9 +189,13 @@ final class JwtVerifier implements AutoCloseable {
     if (admin != null && !(admin instanceof Boolean)) {
       throw new AuthFailure("'tidings.admin' must be true or false");
     }
+    Object webhooks = m.get("webhooks");
+    if (webhooks != null && !(webhooks instanceof Boolean)) {
+      throw new AuthFailure("'tidings.webhooks' must be true or false");
+    }
     try {
       return Grants.of(patterns(m.get("subscribe"), "subscribe"), patterns(m.get("publish"), "publish"),
-          Boolean.TRUE.equals(admin));
+          Boolean.TRUE.equals(admin), Boolean.TRUE.equals(webhooks));
     } catch (IllegalArgumentException e) {
       throw new AuthFailure("the 'tidings' claim holds an invalid pattern");
     }

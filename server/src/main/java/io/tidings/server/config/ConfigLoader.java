@@ -248,6 +248,41 @@ public final class ConfigLoader {
     }
     check(positive(c.server.requestTimeout), "server.request_timeout must be positive");
     validateLimits(c.limits);
+    validateDelivery(c.webhooks, c.webpush);
+  }
+
+  private static void validateDelivery(TidingsConfig.Webhooks w, TidingsConfig.WebPush p) {
+    check(w.allowTargets != null, "webhooks.allow_targets must be a list");
+    try {
+      new io.tidings.server.outbound.TargetGuard(w.allowTargets, host -> null);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException("webhooks.allow_targets: " + e.getMessage());
+    }
+    check(positive(w.timeout) && w.timeout.toSeconds() <= 300, "webhooks.timeout must be 1ms-5m");
+    check(w.retrySchedule != null && !w.retrySchedule.isEmpty() && w.retrySchedule.size() <= 100,
+        "webhooks.retry_schedule must list 1-100 delays");
+    for (Duration d : w.retrySchedule) {
+      check(d != null && !d.isNegative() && d.toDays() <= 7, "webhooks.retry_schedule delays must be 0-7d");
+    }
+    check(w.retryJitter >= 0 && w.retryJitter < 1, "webhooks.retry_jitter must be 0 to below 1");
+    check(positive(w.disableAfter), "webhooks.disable_after must be positive");
+    check(w.maxInFlight >= 1 && w.maxInFlight <= 10_000, "webhooks.max_in_flight must be 1-10000");
+    check(w.endpointRateLimit >= 0, "webhooks.endpoint_rate_limit must not be negative (0: no limit)");
+    check(w.maxEndpoints >= 1, "webhooks.max_endpoints must be positive");
+    check(w.attemptLog >= 1 && w.attemptLog <= 10_000, "webhooks.attempt_log must be 1-10000");
+    check(w.secretOverlap != null && !w.secretOverlap.isNegative(), "webhooks.secret_overlap must not be negative");
+    check(w.maxEvents >= 1 && w.maxEvents <= 10_000, "webhooks.max_events must be 1-10000");
+    check(w.maxBodySize >= 4096, "webhooks.max_body_size must be at least 4KiB");
+    check(p.subject != null && (p.subject.startsWith("mailto:") || p.subject.startsWith("https://")),
+        "webpush.subject must be a mailto: or https: URL");
+    check(positive(p.ttl) && p.ttl.toDays() <= 28, "webpush.ttl must be 1s-28d");
+    check(java.util.Set.of("very-low", "low", "normal", "high").contains(p.urgency),
+        "webpush.urgency must be very-low, low, normal or high");
+    check(p.maxSubscriptions >= 1, "webpush.max_subscriptions must be positive");
+    if (p.vapid != null) {
+      check(p.vapid.publicKey != null && p.vapid.privateKey != null,
+          "webpush.vapid needs both public_key and private_key");
+    }
   }
 
   private static void validateLimits(TidingsConfig.Limits l) {

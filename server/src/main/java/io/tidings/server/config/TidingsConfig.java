@@ -20,6 +20,10 @@ public final class TidingsConfig {
   public Auth auth;
   /** Abuse and overload protection: rate limits, connection caps, polling pace. */
   public Limits limits = new Limits();
+  /** Webhook delivery, and the outbound guard that Web Push shares. */
+  public Webhooks webhooks = new Webhooks();
+  /** Web Push (RFC 8030) delivery to browsers and phones. */
+  public WebPush webpush = new WebPush();
 
   /** The listener. */
   public static final class Server {
@@ -200,6 +204,8 @@ public final class TidingsConfig {
     public List<String> publish = new ArrayList<>();
     public List<String> subscribe = new ArrayList<>();
     public boolean admin;
+    /** May register webhook endpoints (over topics it may subscribe to) and manage its own. */
+    public boolean webhooks;
   }
 
   /** What requests without credentials may do. */
@@ -242,5 +248,58 @@ public final class TidingsConfig {
     /** WebSocket ops refused this many times within {@code ws_refusal_window} close the connection with 4029. */
     public int wsMaxRefusals = 10;
     public Duration wsRefusalWindow = Duration.ofSeconds(10);
+  }
+
+  /** Webhooks: Standard Webhooks requests to registered endpoints, with durable retries. */
+  public static final class Webhooks {
+    /** CIDRs exempt from the SSRF guard (also for Web Push endpoints); they may use {@code http://}. */
+    public List<String> allowTargets = new ArrayList<>();
+    /** One attempt's bound: connecting, sending and the response head. */
+    public Duration timeout = Duration.ofSeconds(15);
+    /** Delay before each attempt of a message; after the last, attempts go on at the last delay. */
+    public List<Duration> retrySchedule = new ArrayList<>(List.of(Duration.ZERO, Duration.ofSeconds(5),
+        Duration.ofMinutes(5), Duration.ofMinutes(30), Duration.ofHours(2), Duration.ofHours(5),
+        Duration.ofHours(10), Duration.ofHours(10)));
+    /** Relative jitter of each retry delay, 0.2 = ±20%. */
+    public double retryJitter = 0.2;
+    /** An endpoint failing this long, with its schedule used up, is disabled (it keeps its cursor). */
+    public Duration disableAfter = Duration.ofDays(5);
+    /** Requests in flight at once over all endpoints (each endpoint has at most one). */
+    public int maxInFlight = 64;
+    /** Requests per second per endpoint; 0: no limit. An endpoint may set its own {@code rate_limit}. */
+    public double endpointRateLimit = 0;
+    /** Endpoints the server holds; creating one more is refused. */
+    public int maxEndpoints = 10_000;
+    /** Attempts kept per endpoint for {@code GET /v1/webhooks/{id}/deliveries}. */
+    public int attemptLog = 100;
+    /** How long the old secret keeps signing after {@code rotate-secret}. */
+    public Duration secretOverlap = Duration.ofHours(24);
+    /** Events per request unless an endpoint says otherwise ({@code batch.max_events}). */
+    public int maxEvents = 100;
+    /** Largest request body; a batch is cut before it grows past this. */
+    @JsonDeserialize(using = SizeDeserializer.class)
+    public long maxBodySize = 1 << 20;
+  }
+
+  /** Web Push: encrypted notifications through the browsers' push services. */
+  public static final class WebPush {
+    /** The VAPID key pair; absent: one is generated on first start and kept in the store. */
+    public Vapid vapid;
+    /** The contact the VAPID token names ({@code mailto:} or {@code https:}): push services reach out to it. */
+    public String subject = "mailto:webpush@tidings.invalid";
+    /** How long a push service keeps an undelivered message. */
+    public Duration ttl = Duration.ofHours(24);
+    /** {@code very-low}, {@code low}, {@code normal} or {@code high} (RFC 8030 section 5.3). */
+    public String urgency = "normal";
+    /** Subscriptions the server holds; registering one more is refused. */
+    public int maxSubscriptions = 100_000;
+  }
+
+  /** A configured VAPID key pair, base64url as browsers use it. */
+  public static final class Vapid {
+    /** The uncompressed P-256 public point (65 bytes). */
+    public String publicKey;
+    /** The private scalar (32 bytes). */
+    public String privateKey;
   }
 }
