@@ -31,12 +31,17 @@ public final class Main implements Runnable {
     spec.commandLine().usage(System.out);
   }
 
+  /** The version from the jar manifest, or {@code dev}. */
+  public static String version() {
+    String v = Main.class.getPackage().getImplementationVersion();
+    return v == null ? "dev" : v;
+  }
+
   /** Reads the version from the jar manifest when there is one. */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {
-      String v = Main.class.getPackage().getImplementationVersion();
-      return new String[] {"tidings " + (v == null ? "dev" : v)};
+      return new String[] {"tidings " + version()};
     }
   }
 }

@@ -34,6 +34,19 @@ import io.tidings.server.push.PushLoop;
 import io.tidings.server.push.PushStats;
 import io.tidings.server.push.SseTransport;
 import io.tidings.server.push.WsTransport;
+import io.tidings.server.delivery.Batch;
+import io.tidings.server.delivery.Dispatcher;
+import io.tidings.server.delivery.Outcome;
+import io.tidings.server.delivery.RetrySchedule;
+import io.tidings.server.delivery.Target;
+import io.tidings.server.delivery.Timers;
+import io.tidings.server.outbound.OutboundClient;
+import io.tidings.server.outbound.Resolver;
+import io.tidings.server.outbound.TargetGuard;
+import io.tidings.server.webhooks.Webhooks;
+import io.tidings.server.webhooks.WebhooksApi;
+import io.tidings.server.webpush.WebPush;
+import io.tidings.server.webpush.WebPushApi;
 import io.vertx.core.Context;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -73,7 +86,13 @@ public final class TidingsServer implements AutoCloseable {
   private final StaticFiles files = StaticFiles.load(TidingsServer.class.getClassLoader());
   private final List<AutoCloseable> subscriptions = new ArrayList<>();
   private final java.util.concurrent.atomic.AtomicInteger loopNumbers = new java.util.concurrent.atomic.AtomicInteger();
+  private final Timers givenTimers;
   private AccessLog accessLog = AccessLog.OFF;
+  private java.util.concurrent.ExecutorService resolverThreads;
+  private OutboundClient outbound;
+  private Dispatcher dispatcher;
+  private Webhooks webhooks;
+  private WebPush webPush;
   private AdminService admin;
   private Vertx vertx;
   private WorkerExecutor scraper;
@@ -82,8 +101,9 @@ public final class TidingsServer implements AutoCloseable {
   private volatile boolean draining;
   private boolean closed;
 
-  private TidingsServer(TidingsConfig config, Engine given) {
+  private TidingsServer(TidingsConfig config, Engine given, Timers timers) {
     this.config = config;
+    this.givenTimers = timers;
     // First: bad key material must stop the start before the store is opened.
     this.auth = Authenticator.create(config.auth);
     this.engine = given != null ? given : engine(config);
@@ -110,7 +130,15 @@ public final class TidingsServer implements AutoCloseable {
    * engine to make it fail); the server closes it.
    */
   static TidingsServer start(TidingsConfig config, Engine engine) {
-    TidingsServer server = new TidingsServer(config, engine);
+    return start(config, engine, null);
+  }
+
+  /**
+   * As {@link #start(TidingsConfig, Engine)}, with the clock and timers of webhook and Web Push
+   * retries given: a test moves that time by hand to check a schedule of hours.
+   */
+  static TidingsServer start(TidingsConfig config, Engine engine, Timers timers) {
+    TidingsServer server = new TidingsServer(config, engine, timers);
     try {
       server.run();
     } catch (RuntimeException e) {
@@ -156,6 +184,7 @@ public final class TidingsServer implements AutoCloseable {
     transport = transport(config.server.transport);
     vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(loops)).withTransport(transport).build();
     vertx.setPeriodic(60_000, id -> rates.forgetIdle());
+    startDeliveries();
     admin = new AdminService(metrics, pushStats, hub, waiters::size, rates, engine, config.store.kind, loops);
     admin.start(vertx);
     scraper = vertx.createSharedWorkerExecutor("tidings-metrics", 1);
@@ -176,6 +205,73 @@ public final class TidingsServer implements AutoCloseable {
     }
     LOG.info("Tidings listening on {}://{}:{} (store: {}{}; transport: {})", scheme, hostForUrl(config.server.host),
         port, config.store.kind, where, transport.name());
+  }
+
+  /** Webhooks and Web Push: one dispatcher on one event loop, resumed from the store before the listeners open. */
+  private void startDeliveries() {
+    TidingsConfig.Webhooks wh = config.webhooks;
+    Timers timers = givenTimers != null ? givenTimers : Timers.of(vertx);
+    resolverThreads = java.util.concurrent.Executors.newFixedThreadPool(4, r -> {
+      Thread t = new Thread(r, "tidings-resolver");
+      t.setDaemon(true);
+      return t;
+    });
+    TargetGuard guard = new TargetGuard(wh.allowTargets, Resolver.system(resolverThreads));
+    outbound = new OutboundClient(vertx, new OutboundClient.Options("Tidings/" + Main.version() + " (webhooks)",
+        Math.min(10_000, wh.timeout.toMillis()), 4, 1024));
+    Context context = vertx.getOrCreateContext();
+    dispatcher = new Dispatcher(engine, context, timers,
+        new RetrySchedule(wh.retrySchedule, wh.retryJitter, wh.disableAfter),
+        new Dispatcher.Options(wh.maxInFlight, wh.attemptLog), new Dispatcher.Listener() {
+          @Override
+          public void attempted(Target target, Batch batch, Outcome outcome) {
+            String result = switch (outcome.kind()) {
+              case DELIVERED -> "delivered";
+              case RETRY -> "failed";
+              case GONE -> "gone";
+              case NOTIFY_ONLY -> "too_large";
+            };
+            metrics.deliveryAttempt(Webhooks.owns(target.id()) ? "webhook" : "webpush", result, outcome.latencyNanos(),
+                batch.items().size());
+          }
+
+          @Override
+          public void gone(Target target, Outcome outcome) {
+            if (Webhooks.owns(target.id())) {
+              webhooks.gone(target.id(), outcome);
+            } else {
+              webPush.drop(target.id(), "the push service answered " + outcome.status());
+            }
+          }
+
+          @Override
+          public void gaveUp(Target target) {
+            if (Webhooks.owns(target.id())) {
+              webhooks.gaveUp(target.id());
+            } else {
+              webPush.drop(target.id(), "it kept failing for " + wh.disableAfter);
+            }
+          }
+        });
+    webhooks = new Webhooks(engine.records(), dispatcher, context, guard, outbound, timers, wh);
+    webPush = new WebPush(engine.records(), dispatcher, context, guard, outbound, config.webpush, wh.timeout.toMillis());
+    subscriptions.add(engine.observe(dispatcher));
+    awaitStart(webPush.start(), "Web Push");
+    awaitStart(webhooks.start(), "webhooks");
+    metrics.gauge("tidings.webhooks.endpoints.enabled", "Webhook endpoints delivering", () -> webhooks.counts()[0]);
+    metrics.gauge("tidings.webhooks.endpoints.disabled", "Webhook endpoints disabled (gone, failing or by hand)",
+        () -> webhooks.counts()[1]);
+    metrics.gauge("tidings.webpush.subscriptions", "Push subscriptions registered", webPush::count);
+    metrics.gauge("tidings.delivery.in_flight", "Webhook and push requests awaiting an answer", dispatcher::inFlight);
+  }
+
+  private static void awaitStart(Future<Void> started, String what) {
+    try {
+      started.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new IllegalStateException("could not start " + what + ": " + cause.getMessage(), cause);
+    }
   }
 
   private static Transport transport(String name) {
@@ -264,7 +360,9 @@ public final class TidingsServer implements AutoCloseable {
         new AdminHandler(admin, engine, files, context, auth.enabled(), pull.topicsMaxLimit),
         accessLog,
         limits,
-        watch);
+        watch,
+        new WebhooksApi(webhooks),
+        new WebPushApi(webPush));
   }
 
   /** Starts watching the event loop of {@code context}; call on it. */
@@ -306,6 +404,15 @@ public final class TidingsServer implements AutoCloseable {
     }
     closed = true;
     draining = true;
+    if (dispatcher != null) {
+      dispatcher.close();
+    }
+    if (outbound != null) {
+      outbound.close();
+    }
+    if (resolverThreads != null) {
+      resolverThreads.shutdownNow();
+    }
     if (vertx != null) {
       try {
         vertx.close().toCompletionStage().toCompletableFuture()

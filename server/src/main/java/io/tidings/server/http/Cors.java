@@ -24,7 +24,7 @@ public final class Cors {
   private static final CharSequence EXPOSED = HttpHeaders.createOptimized(
       "ETag, Last-Modified, Tidings-Poll-Interval, Retry-After");
   private static final CharSequence ANY = HttpHeaders.createOptimized("*");
-  private static final CharSequence METHODS = HttpHeaders.createOptimized("GET, HEAD, POST");
+  private static final CharSequence METHODS = HttpHeaders.createOptimized("GET, HEAD, POST, PATCH, DELETE");
   private static final CharSequence DEFAULT_ALLOWED_HEADERS = HttpHeaders.createOptimized(
       "Content-Type, If-None-Match, If-Modified-Since, Last-Event-ID, Authorization");
   private static final CharSequence MAX_AGE = HttpHeaders.createOptimized("600");

@@ -15,6 +15,8 @@ import io.tidings.server.pull.StateHandler;
 import io.tidings.server.pull.TopicsHandler;
 import io.tidings.server.push.SseTransport;
 import io.tidings.server.push.WsTransport;
+import io.tidings.server.webhooks.WebhooksApi;
+import io.tidings.server.webpush.WebPushApi;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.WorkerExecutor;
@@ -60,11 +62,15 @@ public final class HttpApi {
   private final AccessLog accessLog;
   private final Limits limits;
   private final ConnectionWatch watch;
+  private final WebhooksApi webhooks;
+  private final WebPushApi webpush;
 
   public HttpApi(Context context, PublishHandler publish, StateHandler state, ChangesHandler changes,
       TopicsHandler topics, SseTransport sse, WsTransport ws, HealthHandler health, Metrics metrics, Cors cors,
       WorkerExecutor scraper, StaticFiles files, Authenticator auth, AdminHandler admin, AccessLog accessLog,
-      Limits limits, ConnectionWatch watch) {
+      Limits limits, ConnectionWatch watch, WebhooksApi webhooks, WebPushApi webpush) {
+    this.webhooks = webhooks;
+    this.webpush = webpush;
     this.admin = admin;
     this.accessLog = accessLog;
     this.limits = limits;
@@ -115,7 +121,8 @@ public final class HttpApi {
       boolean originAllowed = cors.decorate(request);
       boolean publishing = route.equals("/v1/events");
       boolean upgrading = route.equals("/v1/ws");
-      if (publishing ? method != HttpMethod.POST : upgrading ? method != HttpMethod.GET : !read) {
+      boolean managing = route.equals(WebhooksApi.PREFIX) || route.equals(WebPushApi.PREFIX);
+      if (!managing && (publishing ? method != HttpMethod.POST : upgrading ? method != HttpMethod.GET : !read)) {
         notAllowed(response, publishing ? POST : upgrading ? GET : GET_HEAD);
         return;
       }
@@ -156,6 +163,8 @@ public final class HttpApi {
       case "/admin/stream" -> admin.stream(request, principal);
       case "/admin/snapshot" -> admin.snapshot(request, principal);
       case "/admin/topics" -> admin.topics(request, principal);
+      case WebhooksApi.PREFIX -> webhooks.handle(request, principal);
+      case WebPushApi.PREFIX -> webpush.handle(request, principal);
       default -> throw new IllegalStateException("unrouted " + route);
     }
   }
@@ -289,7 +298,9 @@ public final class HttpApi {
       case "/v1/events", "/v1/state", "/v1/changes", "/v1/topics", "/v1/sse", "/v1/ws", "/healthz", "/readyz",
           "/metrics", "/admin/stream", "/admin/snapshot", "/admin/topics" -> path;
       case "/admin", "/admin/" -> "/admin";
-      default -> StaticFiles.owns(path) ? "static" : "other";
+      default -> WebhooksApi.owns(path) ? WebhooksApi.PREFIX
+          : WebPushApi.owns(path) ? WebPushApi.PREFIX
+          : StaticFiles.owns(path) ? "static" : "other";
     };
   }
 

@@ -59,4 +59,29 @@ public final class Json {
     }
     return out.toByteArray();
   }
+
+  /** Encodes into a string: small documents kept in the store. */
+  public static String bytesToString(Writer writer) {
+    return new String(bytes(writer), java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  /** Parses a document this server wrote itself (a stored record); malformed text is a bug, thrown as such. */
+  public static com.fasterxml.jackson.databind.JsonNode parse(String text) {
+    try {
+      return MAPPER.readTree(text);
+    } catch (IOException e) {
+      throw new IllegalStateException("a stored document is not valid JSON: " + e.getMessage(), e);
+    }
+  }
+
+  /** Parses a request body that must be JSON: {@code 400 invalid_json} otherwise. */
+  public static com.fasterxml.jackson.databind.JsonNode requestBody(Buffer body) {
+    try {
+      return MAPPER.readTree(body.getBytes());
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw ApiException.badRequest("invalid_json", "the body is not valid JSON: " + e.getOriginalMessage());
+    } catch (IOException e) {
+      throw ApiException.badRequest("invalid_json", "the body is not valid JSON");
+    }
+  }
 }

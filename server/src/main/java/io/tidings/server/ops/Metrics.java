@@ -227,4 +227,53 @@ public final class Metrics implements AutoCloseable {
         .description("Push connections and long polls refused by limits.max_connections(_per_principal)")
         .tag("reason", reason).register(registry)).increment(n);
   }
+
+  // ---- server-initiated delivery (issue #6): webhooks and Web Push
+  private final ConcurrentHashMap<String, Counter> deliveries = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Timer> deliveryLatencies = new ConcurrentHashMap<>();
+
+  {
+    for (String channel : new String[] {"webhook", "webpush"}) {
+      for (String result : new String[] {"delivered", "failed", "gone", "too_large"}) {
+        deliveryCounter(channel, result);
+      }
+      deliveredEvents(channel);
+      deliveryTimer(channel);
+    }
+  }
+
+  /**
+   * Counts one delivery attempt to a webhook endpoint or push subscription.
+   *
+   * @param channel {@code webhook} or {@code webpush}
+   * @param result {@code delivered}, {@code failed}, {@code gone} or {@code too_large}
+   * @param events the events (and state entries) it carried, counted when delivered
+   */
+  public void deliveryAttempt(String channel, String result, long nanos, int events) {
+    deliveryCounter(channel, result).increment();
+    deliveryTimer(channel).record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+    if (result.equals("delivered")) {
+      deliveredEvents(channel).increment(events);
+    }
+  }
+
+  private Counter deliveryCounter(String channel, String result) {
+    return deliveries.computeIfAbsent(channel + ":" + result, k -> Counter.builder("tidings.delivery.attempts")
+        .description("Webhook and Web Push attempts by channel and result")
+        .tag("channel", channel).tag("result", result).register(registry));
+  }
+
+  private Counter deliveredEvents(String channel) {
+    return deliveries.computeIfAbsent(channel + ":events", k -> Counter.builder("tidings.delivery.events")
+        .description("Events and state entries delivered by webhooks and Web Push")
+        .tag("channel", channel).register(registry));
+  }
+
+  private Timer deliveryTimer(String channel) {
+    return deliveryLatencies.computeIfAbsent(channel, k -> Timer.builder("tidings.delivery.latency")
+        .description("Time from sending a webhook or push request to its answer (or failure)")
+        .tag("channel", channel)
+        .serviceLevelObjectives(millis(1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 15000))
+        .register(registry));
+  }
 }

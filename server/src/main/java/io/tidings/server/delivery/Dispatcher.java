@@ -1,0 +1,938 @@
+package io.tidings.server.delivery;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.github.bucket4j.Bandwidth;
+import io.github.bucket4j.Bucket;
+import io.github.bucket4j.ConsumptionProbe;
+import io.tidings.core.AppendListener;
+import io.tidings.core.Cursor;
+import io.tidings.core.Engine;
+import io.tidings.core.Event;
+import io.tidings.core.Position;
+import io.tidings.core.ReadResult;
+import io.tidings.core.Record;
+import io.tidings.core.RecordWrite;
+import io.tidings.core.Records;
+import io.tidings.core.StateEntry;
+import io.tidings.core.StatePage;
+import io.tidings.core.TopicHead;
+import io.tidings.server.http.HttpDates;
+import io.tidings.server.http.Json;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletionStage;
+import java.util.function.BiConsumer;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Delivers topic events to {@link Target}s on the server's initiative, each target at its own pace
+ * and from its own durable cursors.
+ *
+ * <ul>
+ *   <li><b>Order.</b> A target has at most one message in flight, so its events arrive in offset
+ *       order per topic; a failing target waits on its own retry schedule and never holds up others.
+ *   <li><b>Durability.</b> A message is stored before its first attempt and the target's cursor
+ *       moves, in the same store write that drops the message, only after it was delivered. After a
+ *       crash the same message goes again under the same id: at-least-once.
+ *   <li><b>Resets</b> follow the rules of every transport: a cursor from another epoch or older
+ *       than retention gets a reset marker, then (for targets that want it) the topic's state as
+ *       {@code put} items, then the events from where the state was read.
+ *   <li><b>Threads.</b> All state lives on one Vert.x context and is touched only there; store
+ *       stages and append notifications hop onto it. At most {@code maxInFlight} messages are in
+ *       flight over all targets.
+ * </ul>
+ */
+public final class Dispatcher implements AppendListener {
+  private static final Logger LOG = LoggerFactory.getLogger(Dispatcher.class);
+  private static final SecureRandom RANDOM = new SecureRandom();
+  private static final long STORE_RETRY_MILLIS = 1_000;
+  private static final int TOPIC_SCAN_PAGE = 1_000;
+  private static final int MAX_MEMO_TOPICS = 100_000;
+
+  /** Told what happens, for metrics and for the owner of the targets. */
+  public interface Listener {
+    /** An attempt finished (on the dispatcher's context). */
+    void attempted(Target target, Batch batch, Outcome outcome);
+
+    /** The target answered that it is gone for good; the owner disables or removes it. */
+    void gone(Target target, Outcome outcome);
+
+    /** The target kept failing past its schedule and {@code disable_after}; the owner disables or removes it. */
+    void gaveUp(Target target);
+  }
+
+  /**
+   * @param maxInFlight messages in flight at once over all targets
+   * @param attemptLog attempts remembered per target
+   */
+  public record Options(int maxInFlight, int attemptLog) {}
+
+  private final Engine engine;
+  private final Records records;
+  private final Context context;
+  private final Timers timers;
+  private final RetrySchedule schedule;
+  private final Options options;
+  private final Listener listener;
+  private final Map<String, Lane> lanes = new HashMap<>();
+  private final ArrayDeque<Lane> waiting = new ArrayDeque<>();
+  // Which lanes want a topic, worked out on first use; cleared whenever the set of targets changes.
+  private final Map<String, List<Lane>> byTopic = new HashMap<>();
+  private int inFlight;
+  private boolean closed;
+
+  public Dispatcher(Engine engine, Context context, Timers timers, RetrySchedule schedule, Options options,
+      Listener listener) {
+    this.engine = engine;
+    this.records = engine.records();
+    this.context = context;
+    this.timers = timers;
+    this.schedule = schedule;
+    this.options = options;
+    this.listener = listener;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Targets coming and going (any thread; the work runs on the context)
+
+  /**
+   * Starts delivering to a new target from {@code since}: {@code earliest} replays every retained
+   * event; {@code now} (its cursors are stored before this completes) only what comes later; a
+   * cursor applies to {@code sinceTopic}. Topics that appear later start at their beginning.
+   */
+  public Future<Void> create(Target target, Position since, String sinceTopic) {
+    return onContext(() -> {
+      Lane lane = new Lane(target);
+      return position(lane, since, sinceTopic).compose(v -> {
+        install(lane);
+        return scan(lane);
+      });
+    });
+  }
+
+  /** Resumes a target known from the store (after a restart): its cursors and pending message. */
+  public Future<Void> load(Target target) {
+    return onContext(() -> {
+      Lane lane = new Lane(target);
+      return loadState(lane).compose(v -> {
+        install(lane);
+        return scan(lane);
+      });
+    });
+  }
+
+  /** Replaces a target's definition; one that comes back enabled starts its pending message afresh. */
+  public Future<Void> update(Target target) {
+    return onContext(() -> {
+      Lane lane = lanes.get(target.id());
+      if (lane == null) {
+        return Future.failedFuture(new io.tidings.server.http.ApiException(404, "not_found", "no delivery target " + target.id()));
+      }
+      boolean revived = (lane.suspended || !lane.target.enabled()) && target.enabled();
+      lane.suspended = false;
+      lane.target = target;
+      lane.bucket = bucket(target.rateLimit());
+      byTopic.clear();
+      Future<Void> ready = Future.succeededFuture();
+      if (revived && lane.pending != null) {
+        Pending fresh = lane.pending.restarted(timers.now());
+        ready = store(List.of(RecordWrite.put(lane.space(), "pending", fresh.toJson()))).map(v -> {
+          lane.pending = fresh;
+          return null;
+        });
+      }
+      return ready.compose(v -> scan(lane));
+    });
+  }
+
+  /** Stops delivering to a target and forgets its delivery state (cursors, pending message, attempts). */
+  public Future<Void> remove(String id) {
+    return onContext(() -> {
+      Lane lane = lanes.remove(id);
+      if (lane == null) {
+        return Future.succeededFuture();
+      }
+      lane.removed = true;
+      lane.cancelTimers(timers);
+      waiting.remove(lane);
+      byTopic.clear();
+      return store(List.of(RecordWrite.clear(lane.space()), RecordWrite.clear(lane.space() + "/topics"),
+          RecordWrite.clear(lane.space() + "/attempts")));
+    });
+  }
+
+  /**
+   * Moves a target's position back (or forward): {@code earliest} for every topic, {@code now} for
+   * every topic, or a cursor for {@code topic}. A message being sent finishes first; a pending
+   * message is dropped.
+   */
+  public Future<Void> replay(String id, Position since, String topic) {
+    return onContext(() -> {
+      Lane lane = lanes.get(id);
+      if (lane == null) {
+        return Future.failedFuture(new io.tidings.server.http.ApiException(404, "not_found", "no delivery target " + id));
+      }
+      Promise<Void> done = Promise.promise();
+      lane.whenIdle(() -> {
+        lane.busy = true;
+        List<RecordWrite> writes = new ArrayList<>();
+        writes.add(RecordWrite.delete(lane.space(), "pending"));
+        if (since != Position.NOW && !(since instanceof Cursor)) {
+          writes.add(RecordWrite.clear(lane.space() + "/topics"));
+        }
+        store(writes).compose(v -> {
+          lane.pending = null;
+          lane.pendingItems = null;
+          if (since != Position.NOW && !(since instanceof Cursor)) {
+            lane.topics.clear();
+          }
+          return position(lane, since, topic);
+        }).compose(v -> scan(lane)).onComplete(ar -> {
+          lane.busy = false;
+          done.handle(ar);
+          pump(lane);
+        });
+      });
+      pump(lane);
+      return done.future();
+    });
+  }
+
+  /** Where a target stands: its cursors per topic and its pending message, as JSON for the API. */
+  public Future<String> status(String id) {
+    return onContext(() -> {
+      Lane lane = lanes.get(id);
+      if (lane == null) {
+        return Future.failedFuture(new io.tidings.server.http.ApiException(404, "not_found", "no delivery target " + id));
+      }
+      return Future.succeededFuture(Json.bytesToString(gen -> {
+        gen.writeStartObject();
+        gen.writeObjectFieldStart("cursors");
+        List<String> names = new ArrayList<>(lane.topics.keySet());
+        java.util.Collections.sort(names);
+        for (String t : names) {
+          TopicState ts = lane.topics.get(t);
+          if (ts.cursor != null) {
+            gen.writeStringField(t, ts.cursor.encode());
+          }
+        }
+        gen.writeEndObject();
+        Pending p = lane.pending;
+        if (p != null) {
+          gen.writeObjectFieldStart("pending");
+          gen.writeStringField("message_id", p.messageId());
+          gen.writeStringField("topic", p.topic());
+          gen.writeNumberField("attempt", p.attempt());
+          gen.writeStringField("next_attempt_at", HttpDates.iso(p.nextAt()));
+          if (p.failingSince() > 0) {
+            gen.writeStringField("failing_since", HttpDates.iso(p.failingSince()));
+          }
+          gen.writeEndObject();
+        } else {
+          gen.writeNullField("pending");
+        }
+        gen.writeEndObject();
+      }));
+    });
+  }
+
+  /** The attempts a target remembers, newest first, each a JSON object. */
+  public Future<List<String>> attempts(String id) {
+    return onContext(() -> {
+      Lane lane = lanes.get(id);
+      if (lane == null) {
+        return Future.failedFuture(new io.tidings.server.http.ApiException(404, "not_found", "no delivery target " + id));
+      }
+      return stage(records.list(lane.space() + "/attempts", null, options.attemptLog() + 1)).map(list -> {
+        List<String> out = new ArrayList<>(list.size());
+        for (int i = list.size() - 1; i >= 0; i--) {
+          out.add(list.get(i).value());
+        }
+        return out;
+      });
+    });
+  }
+
+  /** Messages in flight now. */
+  public int inFlight() {
+    return inFlight;
+  }
+
+  /** Stops sending; messages in flight finish, their outcomes are still stored. */
+  public void close() {
+    context.runOnContext(v -> {
+      closed = true;
+      for (Lane lane : lanes.values()) {
+        lane.cancelTimers(timers);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Live appends
+
+  @Override
+  public void onAppend(TopicHead head, List<Event> events) {
+    String topic = head.topic();
+    context.runOnContext(v -> {
+      for (Lane lane : wanting(topic)) {
+        lane.dirty.add(topic);
+        pump(lane);
+      }
+    });
+  }
+
+  private List<Lane> wanting(String topic) {
+    List<Lane> found = byTopic.get(topic);
+    if (found == null) {
+      found = new ArrayList<>(2);
+      for (Lane lane : lanes.values()) {
+        if (lane.target.wants(topic)) {
+          found.add(lane);
+        }
+      }
+      if (byTopic.size() >= MAX_MEMO_TOPICS) {
+        byTopic.clear();
+      }
+      byTopic.put(topic, found);
+    }
+    return found;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Setting up a lane
+
+  private void install(Lane lane) {
+    Lane old = lanes.put(lane.target.id(), lane);
+    if (old != null) {
+      old.removed = true;
+      old.cancelTimers(timers);
+    }
+    byTopic.clear();
+  }
+
+  /** Stores the cursors {@code since} stands for (nothing for {@code earliest}). */
+  private Future<Void> position(Lane lane, Position since, String sinceTopic) {
+    if (since instanceof Cursor c) {
+      lane.topics.computeIfAbsent(sinceTopic, t -> new TopicState()).cursor = c;
+      return store(List.of(RecordWrite.put(lane.space() + "/topics", sinceTopic, topicDoc(c, null))));
+    }
+    if (since != Position.NOW) {
+      return Future.succeededFuture();
+    }
+    return eachTopic(lane.target, heads -> {
+      List<RecordWrite> writes = new ArrayList<>(heads.size());
+      for (TopicHead h : heads) {
+        lane.topics.computeIfAbsent(h.topic(), t -> new TopicState()).cursor = h.cursor();
+        writes.add(RecordWrite.put(lane.space() + "/topics", h.topic(), topicDoc(h.cursor(), null)));
+      }
+      return writes.isEmpty() ? Future.succeededFuture() : store(writes);
+    });
+  }
+
+  private Future<Void> loadState(Lane lane) {
+    return loadTopics(lane, null)
+        .compose(v -> stage(records.get(lane.space(), "pending")))
+        .compose(p -> {
+          if (p != null) {
+            lane.pending = Pending.fromJson(p);
+          }
+          return stage(records.list(lane.space() + "/attempts", null, options.attemptLog() + 1));
+        })
+        .map(attempts -> {
+          if (!attempts.isEmpty()) {
+            lane.attemptSeq = Long.parseLong(attempts.get(attempts.size() - 1).id());
+          }
+          lane.attemptIds.clear();
+          for (Record r : attempts) {
+            lane.attemptIds.add(r.id());
+          }
+          return null;
+        });
+  }
+
+  private Future<Void> loadTopics(Lane lane, String after) {
+    return stage(records.list(lane.space() + "/topics", after, TOPIC_SCAN_PAGE)).compose(page -> {
+      for (Record r : page) {
+        JsonNode doc = Json.parse(r.value());
+        TopicState ts = lane.topics.computeIfAbsent(r.id(), t -> new TopicState());
+        ts.cursor = doc.hasNonNull("cursor") ? Cursor.parse(doc.get("cursor").asText()) : null;
+        JsonNode reset = doc.get("reset");
+        if (reset != null) {
+          ts.reset = new Pending.ResetPage(Cursor.parse(reset.get("at").asText()), reset.get("reason").asText(),
+              false, reset.hasNonNull("after_key") ? reset.get("after_key").asText() : null, 0);
+        }
+      }
+      return page.size() < TOPIC_SCAN_PAGE ? Future.succeededFuture() : loadTopics(lane, page.get(page.size() - 1).id());
+    });
+  }
+
+  /** Finds the topics a lane wants that have something for it, and starts on them. */
+  private Future<Void> scan(Lane lane) {
+    return eachTopic(lane.target, heads -> {
+      for (TopicHead h : heads) {
+        TopicState ts = lane.topics.get(h.topic());
+        boolean behind = ts == null || ts.cursor == null ? h.lastOffset() >= h.firstOffset()
+            : ts.reset != null || !ts.cursor.epoch().equals(h.epoch()) || ts.cursor.offset() != h.lastOffset();
+        if (behind) {
+          lane.dirty.add(h.topic());
+        }
+      }
+      return Future.succeededFuture();
+    }).onSuccess(v -> {
+      if (lane.pending != null) {
+        lane.dirty.remove(lane.pending.topic());
+      }
+      pump(lane);
+    });
+  }
+
+  /** Calls {@code each} with pages of the heads of every topic {@code target} wants, on the context. */
+  private Future<Void> eachTopic(Target target, java.util.function.Function<List<TopicHead>, Future<Void>> each) {
+    Future<Void> chain = Future.succeededFuture();
+    for (String prefix : target.prefixes()) {
+      chain = chain.compose(v -> eachTopic(target, prefix, null, each));
+    }
+    return chain;
+  }
+
+  private Future<Void> eachTopic(Target target, String prefix, String after,
+      java.util.function.Function<List<TopicHead>, Future<Void>> each) {
+    return stage(engine.topics(prefix, after, TOPIC_SCAN_PAGE)).compose(page -> {
+      List<TopicHead> wanted = new ArrayList<>();
+      for (TopicHead h : page) {
+        if (target.wants(h.topic())) {
+          wanted.add(h);
+        }
+      }
+      Future<Void> done = wanted.isEmpty() ? Future.succeededFuture() : each.apply(wanted);
+      return page.size() < TOPIC_SCAN_PAGE ? done
+          : done.compose(v -> eachTopic(target, prefix, page.get(page.size() - 1).topic(), each));
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The pump: one step at a time per lane
+
+  private void pump(Lane lane) {
+    if (closed || lane.removed || lane.busy) {
+      return;
+    }
+    if (lane.runWhenIdle()) {
+      return;
+    }
+    if (!lane.target.enabled() || lane.suspended) {
+      return;
+    }
+    Pending p = lane.pending;
+    if (p != null) {
+      long wait = p.nextAt() - timers.now();
+      if (wait > 0) {
+        lane.arm(timers, context, wait, () -> pump(lane));
+        return;
+      }
+      if (lane.bucket != null) {
+        ConsumptionProbe probe = lane.bucket.tryConsumeAndReturnRemaining(1);
+        if (!probe.isConsumed()) {
+          lane.arm(timers, context, Math.max(1, probe.getNanosToWaitForRefill() / 1_000_000), () -> pump(lane));
+          return;
+        }
+      }
+      if (inFlight >= options.maxInFlight()) {
+        if (!lane.queued) {
+          lane.queued = true;
+          waiting.add(lane);
+        }
+        return;
+      }
+      send(lane, p);
+      return;
+    }
+    String topic = lane.nextDirty();
+    if (topic == null) {
+      return;
+    }
+    lane.busy = true;
+    TopicState ts = lane.topics.computeIfAbsent(topic, t -> new TopicState());
+    Future<Pending> next = ts.reset != null ? statePage(lane, topic, ts.reset) : events(lane, topic, ts);
+    next.onComplete(ar -> {
+      lane.busy = false;
+      if (lane.removed) {
+        return;
+      }
+      if (ar.failed()) {
+        LOG.debug("delivery to {}: could not prepare a message for {}: {}", lane.target.id(), topic,
+            ar.cause().toString());
+        lane.dirty.add(topic);
+        lane.arm(timers, context, STORE_RETRY_MILLIS, () -> pump(lane));
+        return;
+      }
+      pump(lane);
+    });
+  }
+
+  private void wakeWaiting() {
+    while (inFlight < options.maxInFlight() && !waiting.isEmpty()) {
+      Lane next = waiting.poll();
+      next.queued = false;
+      pump(next);
+    }
+  }
+
+  /** Reads the events after a topic's cursor and, when there are any, stores them as the pending message. */
+  private Future<Pending> events(Lane lane, String topic, TopicState ts) {
+    long after = ts.cursor == null ? 0 : ts.cursor.offset();
+    return stage(engine.read(topic, after, lane.target.maxEvents())).compose(read -> {
+      TopicHead head = read.head();
+      if (ts.cursor != null && (!ts.cursor.epoch().equals(head.epoch()) || ts.cursor.offset() > head.lastOffset())) {
+        return startReset(lane, topic, ts, "epoch");
+      }
+      if (ts.cursor != null && !head.retains(ts.cursor.offset())) {
+        return startReset(lane, topic, ts, "retention");
+      }
+      List<Event> events = read.events();
+      if (events.isEmpty()) {
+        return Future.succeededFuture(null);
+      }
+      if (events.size() < lane.target.maxEvents() && lane.target.maxWaitMillis() > 0 && !ts.lingered) {
+        // Let the message fill up for a while; other topics go on meanwhile.
+        ts.lingered = true;
+        timers.schedule(lane.target.maxWaitMillis(), () -> context.runOnContext(v -> {
+          lane.dirty.add(topic);
+          pump(lane);
+        }));
+        return Future.succeededFuture(null);
+      }
+      ts.lingered = false;
+      List<Item> items = new ArrayList<>(events.size());
+      long bytes = 0;
+      for (Event e : events) {
+        Item item = new Item.Change(e);
+        bytes += item.weight();
+        if (!items.isEmpty() && bytes > lane.target.maxBytes()) {
+          break;
+        }
+        items.add(item);
+      }
+      Cursor from = ts.cursor != null ? ts.cursor : new Cursor(head.epoch(), events.get(0).offset() - 1);
+      Pending p = new Pending(newMessageId(), topic, from, items.get(items.size() - 1).cursor().offset(), null, 1,
+          timers.now(), 0, false);
+      if (head.lastOffset() > p.through()) {
+        lane.dirty.add(topic);
+      }
+      return keep(lane, p, items);
+    });
+  }
+
+  private Future<Pending> startReset(Lane lane, String topic, TopicState ts, String reason) {
+    return stage(engine.head(topic)).compose(head -> {
+      Pending.ResetPage page = new Pending.ResetPage(head.cursor(), reason, true, null,
+          lane.target.sendsState() ? Math.max(1, lane.target.maxEvents() - 1) : 0);
+      return statePage(lane, topic, page);
+    });
+  }
+
+  /** Reads one page of a reset (marker and state entries) and stores it as the pending message. */
+  private Future<Pending> statePage(Lane lane, String topic, Pending.ResetPage page) {
+    TopicState ts = lane.topics.computeIfAbsent(topic, t -> new TopicState());
+    int limit = page.limit() > 0 ? page.limit() : lane.target.maxEvents();
+    Future<StatePage> read = lane.target.sendsState()
+        ? stage(engine.state(topic, page.afterKey(), limit))
+        : Future.succeededFuture(null);
+    return read.compose(state -> {
+      List<Item> items = resetItems(lane.target, topic, page, state);
+      Pending.ResetPage fixed = new Pending.ResetPage(page.at(), page.reason(), page.first(), page.afterKey(), limit);
+      Pending p = new Pending(newMessageId(), topic, ts.cursor, -1, fixed, 1, timers.now(), 0, false);
+      return keep(lane, p, items);
+    });
+  }
+
+  private static List<Item> resetItems(Target target, String topic, Pending.ResetPage page, StatePage state) {
+    List<Item> items = new ArrayList<>();
+    if (page.first()) {
+      boolean stateFollows = state != null && !(state.entries().isEmpty() && state.nextKey() == null);
+      items.add(new Item.Reset(topic, page.at(), page.reason(), stateFollows));
+    }
+    if (state != null) {
+      for (StateEntry e : state.entries()) {
+        items.add(new Item.Put(topic, e, page.at()));
+      }
+    }
+    return items;
+  }
+
+  /** Stores {@code p} as the lane's pending message, then makes it current. */
+  private Future<Pending> keep(Lane lane, Pending p, List<Item> items) {
+    if (items.isEmpty()) {
+      // A state page that came back empty (keys deleted meanwhile): the reset is complete.
+      return finishReset(lane, p).map(v -> null);
+    }
+    return store(List.of(RecordWrite.put(lane.space(), "pending", p.toJson()))).map(v -> {
+      lane.pending = p;
+      lane.pendingItems = items;
+      return p;
+    });
+  }
+
+  private Future<Void> finishReset(Lane lane, Pending p) {
+    TopicState ts = lane.topics.computeIfAbsent(p.topic(), t -> new TopicState());
+    ts.cursor = p.reset().at();
+    ts.reset = null;
+    lane.dirty.add(p.topic());
+    return store(List.of(RecordWrite.put(lane.space() + "/topics", p.topic(), topicDoc(ts.cursor, null)),
+        RecordWrite.delete(lane.space(), "pending")));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Sending
+
+  private void send(Lane lane, Pending p) {
+    lane.busy = true;
+    inFlight++;
+    Future<List<Item>> items = lane.pendingItems != null ? Future.succeededFuture(lane.pendingItems) : rebuild(lane, p);
+    items.compose(list -> {
+      if (list == null) {
+        return Future.succeededFuture((Outcome) null);
+      }
+      lane.pendingItems = list;
+      Batch batch = new Batch(p.messageId(), p.topic(), list, p.attempt(), p.notifyOnly());
+      return lane.target.send(batch).map(outcome -> {
+        listener.attempted(lane.target, batch, outcome);
+        return outcome;
+      });
+    }).onComplete(ar -> onContext(() -> {
+      inFlight--;
+      wakeWaiting();
+      if (lane.removed) {
+        return Future.succeededFuture();
+      }
+      if (ar.failed() || ar.result() == null) {
+        // The pending message could not be rebuilt from the store, or it was obsolete: drop it and read again.
+        Future<Void> dropped = ar.succeeded() ? dropPending(lane, p) : Future.succeededFuture();
+        return dropped.onComplete(x -> {
+          lane.busy = false;
+          if (ar.failed()) {
+            lane.arm(timers, context, STORE_RETRY_MILLIS, () -> pump(lane));
+          } else {
+            pump(lane);
+          }
+        });
+      }
+      return settle(lane, p, ar.result());
+    }));
+  }
+
+  /** After a restart the pending message is known by its bounds only: read its items again. */
+  private Future<List<Item>> rebuild(Lane lane, Pending p) {
+    if (p.reset() != null) {
+      Future<StatePage> read = lane.target.sendsState()
+          ? stage(engine.state(p.topic(), p.reset().afterKey(), p.reset().limit()))
+          : Future.succeededFuture(null);
+      return read.map(state -> {
+        List<Item> items = resetItems(lane.target, p.topic(), p.reset(), state);
+        return items.isEmpty() ? null : items;
+      });
+    }
+    long count = p.through() - p.from().offset();
+    return stage(engine.read(p.topic(), p.from().offset(), (int) Math.max(1, count))).map(read -> {
+      List<Event> events = read.events();
+      boolean intact = read.head().epoch().equals(p.from().epoch()) && events.size() == count
+          && events.get(0).offset() == p.from().offset() + 1;
+      if (!intact) {
+        return null;
+      }
+      List<Item> items = new ArrayList<>(events.size());
+      for (Event e : events) {
+        items.add(new Item.Change(e));
+      }
+      return items;
+    });
+  }
+
+  private Future<Void> dropPending(Lane lane, Pending p) {
+    lane.pending = null;
+    lane.pendingItems = null;
+    lane.dirty.add(p.topic());
+    return store(List.of(RecordWrite.delete(lane.space(), "pending")));
+  }
+
+  /** Stores what an attempt came to, and moves on. */
+  private Future<Void> settle(Lane lane, Pending p, Outcome outcome) {
+    long now = timers.now();
+    List<RecordWrite> writes = new ArrayList<>(4);
+    recordAttempt(lane, p, outcome, now, writes);
+    Pending next = null;
+    boolean gone = false;
+    boolean gaveUp = false;
+    TopicState ts = lane.topics.computeIfAbsent(p.topic(), t -> new TopicState());
+    Cursor cursor = ts.cursor;
+    Pending.ResetPage reset = ts.reset;
+    switch (outcome.kind()) {
+      case DELIVERED -> {
+        if (p.reset() == null) {
+          cursor = lane.pendingItems.get(lane.pendingItems.size() - 1).cursor();
+          reset = null;
+        } else {
+          StateProgress progress = progress(lane, p);
+          if (progress.done) {
+            cursor = p.reset().at();
+            reset = null;
+          } else {
+            reset = new Pending.ResetPage(p.reset().at(), p.reset().reason(), false, progress.nextAfterKey, 0);
+          }
+        }
+        writes.add(RecordWrite.put(lane.space() + "/topics", p.topic(), topicDoc(cursor, reset)));
+        writes.add(RecordWrite.delete(lane.space(), "pending"));
+      }
+      case NOTIFY_ONLY -> next = p.withoutData(now);
+      case GONE -> {
+        gone = true;
+        next = p.retried(now, p.failingSince() == 0 ? now : p.failingSince());
+      }
+      case RETRY -> {
+        long failingSince = p.failingSince() == 0 ? now : p.failingSince();
+        if (schedule.givesUp(p.attempt(), failingSince, now)) {
+          gaveUp = true;
+          next = p.retried(now, failingSince);
+        } else {
+          next = p.retried(now + schedule.delayBefore(p.attempt() + 1, outcome.retryAfterMillis()), failingSince);
+        }
+      }
+      default -> throw new IllegalStateException(outcome.kind().toString());
+    }
+    if (next != null) {
+      writes.add(RecordWrite.put(lane.space(), "pending", next.toJson()));
+    }
+    Pending after = next;
+    Cursor newCursor = cursor;
+    Pending.ResetPage newReset = reset;
+    boolean isGone = gone;
+    boolean isGaveUp = gaveUp;
+    return store(writes).transform(ar -> {
+      lane.busy = false;
+      if (ar.failed()) {
+        // The outcome is not stored: keep the message and send it again (at-least-once).
+        LOG.warn("delivery to {}: could not store an attempt's outcome: {}", lane.target.id(), ar.cause().toString());
+        lane.arm(timers, context, STORE_RETRY_MILLIS, () -> pump(lane));
+        return Future.succeededFuture();
+      }
+      lane.pending = after;
+      if (after == null) {
+        lane.pendingItems = null;
+        ts.cursor = newCursor;
+        ts.reset = newReset;
+        lane.dirty.add(p.topic());
+      }
+      if (isGone || isGaveUp) {
+        // Nothing more goes out until the owner has decided (disable, remove) and says so with update().
+        lane.suspended = true;
+        if (isGone) {
+          listener.gone(lane.target, outcome);
+        } else {
+          listener.gaveUp(lane.target);
+        }
+      }
+      pump(lane);
+      return Future.succeededFuture();
+    });
+  }
+
+  private record StateProgress(boolean done, String nextAfterKey) {}
+
+  private static StateProgress progress(Lane lane, Pending p) {
+    List<Item> items = lane.pendingItems;
+    int puts = 0;
+    String lastKey = null;
+    for (Item i : items) {
+      if (i instanceof Item.Put put) {
+        puts++;
+        lastKey = put.entry().key();
+      }
+    }
+    boolean done = !lane.target.sendsState() || puts < p.reset().limit();
+    return new StateProgress(done, lastKey);
+  }
+
+  private void recordAttempt(Lane lane, Pending p, Outcome o, long now, List<RecordWrite> writes) {
+    long seq = ++lane.attemptSeq;
+    String id = String.format("%016d", seq);
+    List<Item> items = lane.pendingItems;
+    String doc = Json.bytesToString(gen -> {
+      gen.writeStartObject();
+      gen.writeNumberField("seq", seq);
+      gen.writeStringField("message_id", p.messageId());
+      gen.writeStringField("topic", p.topic());
+      gen.writeNumberField("attempt", p.attempt());
+      gen.writeStringField("time", HttpDates.iso(now));
+      gen.writeStringField("result", switch (o.kind()) {
+        case DELIVERED -> "delivered";
+        case RETRY -> "failed";
+        case GONE -> "gone";
+        case NOTIFY_ONLY -> "too_large";
+      });
+      if (o.status() > 0) {
+        gen.writeNumberField("status", o.status());
+      } else {
+        gen.writeNullField("status");
+      }
+      gen.writeNumberField("latency_ms", Math.round(o.latencyNanos() / 1e5) / 10.0);
+      gen.writeNumberField("events", items.size());
+      gen.writeStringField("first_cursor", items.get(0).cursor().encode());
+      gen.writeStringField("last_cursor", items.get(items.size() - 1).cursor().encode());
+      if (o.detail() != null) {
+        gen.writeStringField(o.status() > 0 ? "response" : "error", o.detail());
+      }
+      gen.writeEndObject();
+    });
+    writes.add(RecordWrite.put(lane.space() + "/attempts", id, doc));
+    lane.attemptIds.add(id);
+    while (lane.attemptIds.size() > options.attemptLog()) {
+      writes.add(RecordWrite.delete(lane.space() + "/attempts", lane.attemptIds.poll()));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers
+
+  private static String topicDoc(Cursor cursor, Pending.ResetPage reset) {
+    return Json.bytesToString(gen -> {
+      gen.writeStartObject();
+      if (cursor != null) {
+        gen.writeStringField("cursor", cursor.encode());
+      }
+      if (reset != null) {
+        gen.writeObjectFieldStart("reset");
+        gen.writeStringField("at", reset.at().encode());
+        gen.writeStringField("reason", reset.reason());
+        if (reset.afterKey() != null) {
+          gen.writeStringField("after_key", reset.afterKey());
+        }
+        gen.writeEndObject();
+      }
+      gen.writeEndObject();
+    });
+  }
+
+  private static String newMessageId() {
+    byte[] b = new byte[16];
+    RANDOM.nextBytes(b);
+    return "msg_" + Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+  }
+
+  private static Bucket bucket(double perSecond) {
+    if (perSecond <= 0) {
+      return null;
+    }
+    long capacity = Math.max(1, (long) Math.ceil(perSecond));
+    return Bucket.builder()
+        .addLimit(Bandwidth.builder().capacity(capacity)
+            .refillGreedy(capacity, Duration.ofNanos((long) (capacity * 1e9 / perSecond))).build())
+        .build();
+  }
+
+  private Future<Void> store(List<RecordWrite> writes) {
+    return stage(records.write(writes));
+  }
+
+  /** A store stage as a future completed on the dispatcher's context. */
+  private <T> Future<T> stage(CompletionStage<T> stage) {
+    return Hop.stage(context, stage);
+  }
+
+  private <T> Future<T> onContext(Supplier<Future<T>> work) {
+    return Hop.run(context, work);
+  }
+
+  /** What the dispatcher knows of one topic of one target. */
+  private static final class TopicState {
+    /** Where the target stands; {@code null} before anything was delivered (start at the beginning). */
+    Cursor cursor;
+    /** The reset under way, or {@code null}. */
+    Pending.ResetPage reset;
+    /** Whether the next read sends what there is rather than waiting for a fuller message. */
+    boolean lingered;
+  }
+
+  /** One target's delivery state. Touched on the context only. */
+  private static final class Lane {
+    Target target;
+    Bucket bucket;
+    final Map<String, TopicState> topics = new HashMap<>();
+    // Topics with events to deliver, oldest first: served round robin.
+    final LinkedHashSet<String> dirty = new LinkedHashSet<>();
+    final ArrayDeque<String> attemptIds = new ArrayDeque<>();
+    final ArrayDeque<Runnable> idleTasks = new ArrayDeque<>();
+    Pending pending;
+    List<Item> pendingItems;
+    long attemptSeq;
+    boolean busy;
+    boolean queued;
+    boolean removed;
+    // Given up or gone: waiting for the owner's update().
+    boolean suspended;
+    long timer = -1;
+
+    Lane(Target target) {
+      this.target = target;
+      this.bucket = bucket(target.rateLimit());
+    }
+
+    String space() {
+      return target.space();
+    }
+
+    String nextDirty() {
+      var it = dirty.iterator();
+      if (!it.hasNext()) {
+        return null;
+      }
+      String t = it.next();
+      it.remove();
+      return t;
+    }
+
+    void whenIdle(Runnable task) {
+      idleTasks.add(task);
+    }
+
+    /** Runs one task that waited for the lane to be idle; true when it did. */
+    boolean runWhenIdle() {
+      Runnable task = idleTasks.poll();
+      if (task == null) {
+        return false;
+      }
+      task.run();
+      return true;
+    }
+
+    void arm(Timers timers, Context context, long delay, Runnable task) {
+      if (timer != -1) {
+        timers.cancel(timer);
+      }
+      timer = timers.schedule(delay, () -> context.runOnContext(v -> {
+        timer = -1;
+        task.run();
+      }));
+    }
+
+    void cancelTimers(Timers timers) {
+      if (timer != -1) {
+        timers.cancel(timer);
+        timer = -1;
+      }
+    }
+  }
+}

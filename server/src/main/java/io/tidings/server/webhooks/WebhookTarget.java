@@ -1,0 +1,158 @@
+package io.tidings.server.webhooks;
+
+import io.tidings.server.delivery.Batch;
+import io.tidings.server.delivery.Item;
+import io.tidings.server.delivery.Outcome;
+import io.tidings.server.delivery.Target;
+import io.tidings.server.delivery.Timers;
+import io.tidings.server.delivery.TopicFilter;
+import io.tidings.server.http.Json;
+import io.tidings.server.outbound.OutboundClient;
+import io.tidings.server.outbound.OutboundFailure;
+import io.tidings.server.outbound.OutboundResponse;
+import io.tidings.server.outbound.TargetGuard;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import java.net.URI;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A webhook endpoint as the dispatcher sees it: one signed {@code POST} of
+ * {@code {"events":[...]}} per message, Standard Webhooks headers, to the address the SSRF guard
+ * checked just before.
+ */
+final class WebhookTarget implements Target {
+  private final WebhookEndpoint endpoint;
+  private final TopicFilter filter;
+  private final List<String> prefixes;
+  private final URI uri;
+  private final TargetGuard guard;
+  private final OutboundClient client;
+  private final Timers timers;
+  private final long timeoutMillis;
+  private final long maxBytes;
+  private final double defaultRate;
+
+  WebhookTarget(WebhookEndpoint endpoint, URI uri, TargetGuard guard, OutboundClient client, Timers timers,
+      long timeoutMillis, long maxBytes, double defaultRate) {
+    this.endpoint = endpoint;
+    this.filter = new TopicFilter(endpoint.topics(), endpoint.owner());
+    this.prefixes = filter.prefixes(endpoint.topics());
+    this.uri = uri;
+    this.guard = guard;
+    this.client = client;
+    this.timers = timers;
+    this.timeoutMillis = timeoutMillis;
+    this.maxBytes = maxBytes;
+    this.defaultRate = defaultRate;
+  }
+
+  WebhookEndpoint endpoint() {
+    return endpoint;
+  }
+
+  @Override
+  public String id() {
+    return endpoint.id();
+  }
+
+  @Override
+  public String space() {
+    return "wh/" + endpoint.id();
+  }
+
+  @Override
+  public boolean enabled() {
+    return endpoint.enabled();
+  }
+
+  @Override
+  public boolean wants(String topic) {
+    return filter.wants(topic);
+  }
+
+  @Override
+  public List<String> prefixes() {
+    return prefixes;
+  }
+
+  @Override
+  public int maxEvents() {
+    return endpoint.maxEvents();
+  }
+
+  @Override
+  public long maxBytes() {
+    return maxBytes;
+  }
+
+  @Override
+  public long maxWaitMillis() {
+    return endpoint.maxWaitMillis();
+  }
+
+  @Override
+  public boolean sendsState() {
+    return true;
+  }
+
+  @Override
+  public double rateLimit() {
+    return endpoint.rateLimit() != null ? endpoint.rateLimit() : defaultRate;
+  }
+
+  @Override
+  public Future<Outcome> send(Batch batch) {
+    long started = System.nanoTime();
+    byte[] body = body(batch, endpoint.notifyMode());
+    long now = timers.now();
+    long timestamp = now / 1000;
+    Map<String, String> headers = new LinkedHashMap<>();
+    headers.put("content-type", "application/json");
+    headers.put("webhook-id", batch.messageId());
+    headers.put("webhook-timestamp", Long.toString(timestamp));
+    headers.put("webhook-signature",
+        WebhookSigner.signature(endpoint.signingSecrets(now), batch.messageId(), timestamp, body));
+    return Future.fromCompletionStage(guard.pin(uri))
+        .compose(pinned -> client.post(pinned, headers, Buffer.buffer(body), timeoutMillis))
+        .transform(ar -> Future.succeededFuture(ar.succeeded() ? outcome(ar.result(), now)
+            : Outcome.failed(System.nanoTime() - started, describe(ar.cause()))));
+  }
+
+  static byte[] body(Batch batch, boolean notifyMode) {
+    boolean withData = !notifyMode && !batch.notifyOnly();
+    return Json.bytes(gen -> {
+      gen.writeStartObject();
+      gen.writeArrayFieldStart("events");
+      for (Item item : batch.items()) {
+        item.write(gen, withData);
+      }
+      gen.writeEndArray();
+      gen.writeEndObject();
+    });
+  }
+
+  private static Outcome outcome(OutboundResponse r, long now) {
+    int status = r.status();
+    if (status >= 200 && status < 300) {
+      return new Outcome(Outcome.Kind.DELIVERED, status, r.latencyNanos(), -1, r.snippet());
+    }
+    if (status == 410) {
+      return new Outcome(Outcome.Kind.GONE, status, r.latencyNanos(), -1, r.snippet());
+    }
+    long retryAfter = status == 429 || status == 503 ? r.retryAfterMillis(now) : -1;
+    return new Outcome(Outcome.Kind.RETRY, status, r.latencyNanos(), retryAfter, r.snippet());
+  }
+
+  private static String describe(Throwable t) {
+    if (t instanceof OutboundFailure f) {
+      return f.kind().name().toLowerCase(java.util.Locale.ROOT) + ": " + f.getMessage();
+    }
+    if (t instanceof io.tidings.server.outbound.TargetRefusedException r) {
+      return "refused: " + r.getMessage();
+    }
+    return String.valueOf(t.getMessage());
+  }
+}
