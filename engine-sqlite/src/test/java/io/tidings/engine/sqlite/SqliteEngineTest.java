@@ -100,11 +100,7 @@ class SqliteEngineTest extends EngineContractTest {
 
   @Test
   void acknowledgedAppendsSurviveKillNine() throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process child = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-        KillNineChild.class.getName(), dir().toString())
-        .redirectError(ProcessBuilder.Redirect.DISCARD)
-        .start();
+    Process child = KillNineChild.start(dir(), "appends");
     Map<String, Long> acked = new HashMap<>();
     try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
       String line;
