@@ -714,6 +714,191 @@ public abstract class EngineContractTest {
     return heads.stream().map(TopicHead::topic).toList();
   }
 
+  // ---- records ----
+
+  private static void writeRecords(Engine e, RecordWrite... writes) {
+    await(e.records().write(List.of(writes)));
+  }
+
+  private static String getRecord(Engine e, String space, String id) {
+    return await(e.records().get(space, id));
+  }
+
+  private static List<String> recordIds(Engine e, String space, String afterId, int limit) {
+    return await(e.records().list(space, afterId, limit)).stream().map(Record::id).toList();
+  }
+
+  @Test
+  void recordsArePutReplacedAndReadBack() {
+    Engine e = open();
+    assertThat(getRecord(e, "hooks", "h1")).as("nothing stored yet").isNull();
+    assertThat(await(e.records().list("hooks", null, 10))).isEmpty();
+
+    writeRecords(e, RecordWrite.put("hooks", "h1", "{\"url\":\"https://a.example\"}"));
+    assertThat(getRecord(e, "hooks", "h1")).isEqualTo("{\"url\":\"https://a.example\"}");
+    writeRecords(e, RecordWrite.put("hooks", "h1", "{\"url\":\"https://b.example\"}"));
+    assertThat(getRecord(e, "hooks", "h1")).isEqualTo("{\"url\":\"https://b.example\"}");
+    assertThat(await(e.records().list("hooks", null, 10)))
+        .containsExactly(new Record("hooks", "h1", "{\"url\":\"https://b.example\"}"));
+
+    // Spaces are separate: the same id elsewhere is another document.
+    assertThat(getRecord(e, "cursors", "h1")).isNull();
+    // The empty string is a value like any other, not a deletion.
+    writeRecords(e, RecordWrite.put("hooks", "empty", ""));
+    assertThat(getRecord(e, "hooks", "empty")).isEqualTo("");
+    // Records are not topics.
+    assertThat(await(e.topics(null, null, 10))).isEmpty();
+  }
+
+  @Test
+  void aRecordUnitAppliesItsWritesInOrder() {
+    Engine e = open();
+    writeRecords(e,
+        RecordWrite.put("s", "a", "1"),
+        RecordWrite.put("s", "b", "2"),
+        RecordWrite.put("s", "a", "3"),
+        RecordWrite.delete("s", "b"),
+        RecordWrite.put("s", "c", "4"));
+    assertThat(await(e.records().list("s", null, 10)))
+        .containsExactly(new Record("s", "a", "3"), new Record("s", "c", "4"));
+
+    // A clear followed by a put in the same unit leaves just the put.
+    writeRecords(e, RecordWrite.clear("s"), RecordWrite.put("s", "z", "5"));
+    assertThat(await(e.records().list("s", null, 10))).containsExactly(new Record("s", "z", "5"));
+  }
+
+  @Test
+  void deletingARecordRemovesOnlyIt() {
+    Engine e = open();
+    writeRecords(e, RecordWrite.put("s", "a", "1"), RecordWrite.put("s", "b", "2"));
+    writeRecords(e, RecordWrite.delete("s", "a"));
+    assertThat(getRecord(e, "s", "a")).isNull();
+    assertThat(getRecord(e, "s", "b")).isEqualTo("2");
+    // Deleting what is not there is no error.
+    writeRecords(e, RecordWrite.delete("s", "a"), RecordWrite.delete("nowhere", "x"));
+    assertThat(recordIds(e, "s", null, 10)).containsExactly("b");
+  }
+
+  @Test
+  void clearingASpaceLeavesOtherSpacesAlone() {
+    Engine e = open();
+    writeRecords(e,
+        RecordWrite.put("attempts", "1", "a"),
+        RecordWrite.put("attempts", "2", "b"),
+        RecordWrite.put("attempts/x", "1", "c"),
+        RecordWrite.put("attemptz", "1", "d"),
+        RecordWrite.put("other", "1", "e"));
+    writeRecords(e, RecordWrite.clear("attempts"));
+    assertThat(await(e.records().list("attempts", null, 10))).isEmpty();
+    assertThat(getRecord(e, "attempts", "1")).isNull();
+    // Spaces are names, not prefixes.
+    assertThat(getRecord(e, "attempts/x", "1")).isEqualTo("c");
+    assertThat(getRecord(e, "attemptz", "1")).isEqualTo("d");
+    assertThat(getRecord(e, "other", "1")).isEqualTo("e");
+    // Clearing an empty or unknown space is no error, and a cleared space can be used again.
+    writeRecords(e, RecordWrite.clear("attempts"), RecordWrite.clear("never"));
+    writeRecords(e, RecordWrite.put("attempts", "3", "f"));
+    assertThat(recordIds(e, "attempts", null, 10)).containsExactly("3");
+  }
+
+  @Test
+  void recordsAreListedInCodePointOrderAndPagedAfterAnId() {
+    Engine e = open();
+    List<String> ids = List.of("b", "a", "A", "ab", "10", "9", "\u00e9", "\uff5e", "\ud83d\ude00", "z");
+    List<RecordWrite> puts = new ArrayList<>();
+    for (String id : ids) {
+      puts.add(RecordWrite.put("s", id, "\"" + id + "\""));
+    }
+    writeRecords(e, puts.toArray(RecordWrite[]::new));
+    writeRecords(e, RecordWrite.put("s0", "0", "other space"), RecordWrite.put("r", "0", "other space"));
+    // Code point order, as for state keys: U+1F600 sorts after U+FF5E (String.compareTo disagrees).
+    List<String> expected = List.of("10", "9", "A", "a", "ab", "b", "z", "\u00e9", "\uff5e", "\ud83d\ude00");
+
+    assertThat(recordIds(e, "s", null, 100)).isEqualTo(expected);
+    List<String> paged = new ArrayList<>();
+    String after = null;
+    while (true) {
+      List<Record> page = await(e.records().list("s", after, 3));
+      assertThat(page.size()).isLessThanOrEqualTo(3);
+      if (page.isEmpty()) {
+        break;
+      }
+      assertThat(page).allMatch(r -> r.space().equals("s") && r.value().equals("\"" + r.id() + "\""));
+      page.forEach(r -> paged.add(r.id()));
+      after = page.get(page.size() - 1).id();
+    }
+    assertThat(paged).isEqualTo(expected);
+
+    // afterId need not exist, and is exclusive.
+    assertThat(recordIds(e, "s", "aa", 2)).containsExactly("ab", "b");
+    assertThat(recordIds(e, "s", "ab", 100)).containsExactly("b", "z", "\u00e9", "\uff5e", "\ud83d\ude00");
+    assertThat(recordIds(e, "s", "\ud83d\ude00", 10)).isEmpty();
+    assertThat(recordIds(e, "s", "", 1)).containsExactly("10");
+    // No positive limit, no records.
+    assertThat(await(e.records().list("s", null, 0))).isEmpty();
+    assertThat(await(e.records().list("s", null, -1))).isEmpty();
+    assertThat(await(e.records().list("s", null, Integer.MIN_VALUE))).isEmpty();
+    assertThat(recordIds(e, "s", null, Integer.MAX_VALUE)).isEqualTo(expected);
+    assertThat(await(e.records().list("nowhere", null, 10))).isEmpty();
+  }
+
+  @Test
+  void aRecordUnitWithAnInvalidWriteAppliesNothing() {
+    Engine e = open();
+    writeRecords(e, RecordWrite.put("s", "keep", "1"));
+    String tooLong = "x".repeat(Records.MAX_NAME_LENGTH + 1);
+    String longest = "y".repeat(Records.MAX_NAME_LENGTH);
+
+    CompletionStage<Void> badId = e.records().write(List.of(
+        RecordWrite.put("s", "new", "2"),
+        RecordWrite.delete("s", "keep"),
+        RecordWrite.put("s", tooLong, "3")));
+    assertThat(failure(badId)).isInstanceOf(IllegalArgumentException.class);
+    CompletionStage<Void> badSpace = e.records().write(List.of(
+        RecordWrite.clear("s"),
+        RecordWrite.put(tooLong, "a", "4")));
+    assertThat(failure(badSpace)).isInstanceOf(IllegalArgumentException.class);
+    assertThat(failure(e.records().write(List.of(RecordWrite.clear(tooLong)))))
+        .isInstanceOf(IllegalArgumentException.class);
+
+    assertThat(await(e.records().list("s", null, 10))).containsExactly(new Record("s", "keep", "1"));
+    assertThat(await(e.records().list(tooLong, null, 10))).isEmpty();
+
+    // The limit itself is allowed, for spaces and ids alike.
+    writeRecords(e, RecordWrite.put(longest, longest, "5"));
+    assertThat(getRecord(e, longest, longest)).isEqualTo("5");
+    // An empty unit is allowed and changes nothing.
+    await(e.records().write(List.of()));
+    assertThat(recordIds(e, "s", null, 10)).containsExactly("keep");
+  }
+
+  @Test
+  void recordValuesKeepUnicodeAndLargeText() {
+    Engine e = open();
+    String unicode = "{\"name\":\"caf\u00e9 \u65e5\u672c \ud83d\ude00\",\"nul\":\"a\u0000b\",\"nl\":\"x\\ny\"}";
+    StringBuilder large = new StringBuilder("\"");
+    Random random = new Random(6);
+    while (large.length() < 100 * 1024) {
+      // Mixed widths: one, two, three and four UTF-8 bytes.
+      large.append(switch (random.nextInt(4)) {
+        case 0 -> "a";
+        case 1 -> "\u00e9";
+        case 2 -> "\u4e2d";
+        default -> "\ud83d\ude03";
+      });
+    }
+    large.append('"');
+    String big = large.toString();
+    writeRecords(e,
+        RecordWrite.put("\u00e9space \ud83d\ude00", "\u65e5\u672c/\ud83d\ude00", unicode),
+        RecordWrite.put("s", "big", big));
+    assertThat(getRecord(e, "\u00e9space \ud83d\ude00", "\u65e5\u672c/\ud83d\ude00")).isEqualTo(unicode);
+    assertThat(getRecord(e, "s", "big")).isEqualTo(big);
+    assertThat(await(e.records().list("\u00e9space \ud83d\ude00", null, 10)))
+        .containsExactly(new Record("\u00e9space \ud83d\ude00", "\u65e5\u672c/\ud83d\ude00", unicode));
+    assertThat(await(e.records().list("s", null, 10))).containsExactly(new Record("s", "big", big));
+  }
+
   // ---- lifecycle ----
 
   @Test
@@ -723,6 +908,8 @@ public abstract class EngineContractTest {
     e.close();
     assertThat(failure(e.append("t", List.of(msg("1"))))).isInstanceOf(EngineUnavailableException.class);
     assertThat(failure(e.ping())).isInstanceOf(EngineUnavailableException.class);
+    assertThat(failure(e.records().write(List.of(RecordWrite.put("s", "a", "1")))))
+        .isInstanceOf(EngineUnavailableException.class);
     e.close(); // closing twice is harmless
   }
 
@@ -730,6 +917,9 @@ public abstract class EngineContractTest {
   void aDurableEngineKeepsEverythingAcrossARestart() {
     Engine e = open();
     append(e, "t", NewEvent.put("k", "1").withId("a"), msg("2", "b"));
+    writeRecords(e, RecordWrite.put("hooks", "h1", "{\"v\":1}"), RecordWrite.put("hooks", "h2", "{\"v\":2}"),
+        RecordWrite.put("gone", "x", "1"));
+    writeRecords(e, RecordWrite.delete("hooks", "h2"), RecordWrite.clear("gone"), RecordWrite.put("keys", "vapid", "k"));
     append(e, "u", msg("1"));
     TopicHead t = await(e.head("t"));
     TopicHead u = await(e.head("u"));
@@ -746,6 +936,10 @@ public abstract class EngineContractTest {
     // The dedupe window survives too.
     assertThat(append(again, "t", msg("x", "a"), msg("3")).outcomes())
         .containsExactly(new Outcome("a", 1, true), new Outcome(null, 3, false));
+    // And so do the records, as last written.
+    assertThat(await(again.records().list("hooks", null, 10))).containsExactly(new Record("hooks", "h1", "{\"v\":1}"));
+    assertThat(await(again.records().list("gone", null, 10))).isEmpty();
+    assertThat(await(again.records().get("keys", "vapid"))).isEqualTo("k");
   }
 
   /** Fails the test unless {@code stage} has already failed with {@code type}. */

@@ -40,7 +40,7 @@ public final class MemoryEngine implements Engine {
   private final String epoch = Cursor.newEpoch();
   private final ConcurrentSkipListMap<String, TopicLog> topics = new ConcurrentSkipListMap<>();
   private final AppendListeners listeners = new AppendListeners();
-  private final MemoryRecords records = new MemoryRecords();
+  private final MemoryRecords records = new MemoryRecords(() -> this.closed);
   private volatile StoreProbe probe = StoreProbe.NONE;
   private final RetentionPolicy retention;
   private final DedupeWindow dedupe;

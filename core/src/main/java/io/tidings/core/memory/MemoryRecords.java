@@ -1,5 +1,7 @@
 package io.tidings.core.memory;
 
+import io.tidings.core.EngineUnavailableException;
+import io.tidings.core.KeyOrder;
 import io.tidings.core.Record;
 import io.tidings.core.RecordWrite;
 import io.tidings.core.Records;
@@ -10,11 +12,18 @@ import java.util.NavigableMap;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.BooleanSupplier;
 
 /** {@link Records} held in memory: what {@link MemoryEngine} offers, gone on restart. */
 final class MemoryRecords implements Records {
   // One lock for all: writes are small and rare next to appends, and a unit must be atomic.
   private final Map<String, NavigableMap<String, String>> spaces = new TreeMap<>();
+  private final BooleanSupplier closed;
+
+  /** @param closed whether the engine is closed, which refuses writes as it refuses appends */
+  MemoryRecords(BooleanSupplier closed) {
+    this.closed = closed;
+  }
 
   @Override
   public synchronized CompletionStage<String> get(String space, String id) {
@@ -39,6 +48,9 @@ final class MemoryRecords implements Records {
 
   @Override
   public synchronized CompletionStage<Void> write(List<RecordWrite> writes) {
+    if (closed.getAsBoolean()) {
+      return CompletableFuture.failedFuture(new EngineUnavailableException("engine is closed"));
+    }
     for (RecordWrite w : writes) {
       if (w.space().length() > MAX_NAME_LENGTH || (w.id() != null && w.id().length() > MAX_NAME_LENGTH)) {
         return CompletableFuture.failedFuture(new IllegalArgumentException("space or id is too long"));
@@ -56,7 +68,8 @@ final class MemoryRecords implements Records {
           }
         }
       } else {
-        spaces.computeIfAbsent(w.space(), s -> new TreeMap<>()).put(w.id(), w.value());
+        // Code point order, as a SQL store's BINARY collation sorts: ids page alike on every engine.
+        spaces.computeIfAbsent(w.space(), s -> new TreeMap<>(KeyOrder.CODE_POINT)).put(w.id(), w.value());
       }
     }
     return CompletableFuture.completedFuture(null);

@@ -61,6 +61,14 @@ final class Database {
       PRIMARY KEY(topic_id, id)) WITHOUT ROWID""",
     // Pruning walks a topic's ids oldest first.
     "CREATE INDEX IF NOT EXISTS ids_by_offset ON ids(topic_id, offset)",
+    // Records (engine.records()). Added after schema version 1 shipped, without a new version:
+    // IF NOT EXISTS adds it to older files when they open, and builds before it never touch it.
+    """
+    CREATE TABLE IF NOT EXISTS records(
+      space TEXT NOT NULL,
+      id TEXT NOT NULL,
+      value TEXT NOT NULL,
+      PRIMARY KEY(space, id)) WITHOUT ROWID""",
   };
 
   private final Path dir;

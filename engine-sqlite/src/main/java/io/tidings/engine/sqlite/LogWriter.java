@@ -7,6 +7,7 @@ import io.tidings.core.EngineUnavailableException;
 import io.tidings.core.Event;
 import io.tidings.core.EventTypes;
 import io.tidings.core.NewEvent;
+import io.tidings.core.RecordWrite;
 import io.tidings.core.StoreProbe;
 import io.tidings.core.TopicHead;
 import java.sql.Connection;
@@ -25,9 +26,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The single thread that writes to the database. Appends queue up while a transaction commits and
- * are then committed together (group commit), which turns one fsync per request into one fsync
- * per batch. Each request runs under its own savepoint so that a failing request fails alone.
+ * The single thread that writes to the database. Appends and record writes queue up while a
+ * transaction commits and are then committed together (group commit), which turns one fsync per
+ * request into one fsync per batch. A batch that fails is redone with each request under its own
+ * savepoint, so that a failing request fails alone.
  *
  * <p>The writer owns the authoritative topic rows; it publishes heads to {@link Heads} only after
  * the change is committed, so nobody ever sees a head the database could lose.
@@ -41,18 +43,58 @@ final class LogWriter {
     T run() throws SQLException;
   }
 
-  private sealed interface Job permits Append, Maintenance, Stop {}
+  private sealed interface Job permits Write, Maintenance, Stop {}
 
-  // A class, not a record: jobs are compared by identity.
-  private static final class Append implements Job {
+  /** A request that joins a group-commit batch and counts against the writer queue. */
+  // Classes, not records: jobs are compared by identity.
+  private abstract static sealed class Write implements Job permits Append, RecordUnit {
+    final long submitted = System.nanoTime();
+
+    /** Its share of a batch, against {@code maxBatchEvents}. */
+    abstract int weight();
+
+    abstract void fail(EngineException e);
+  }
+
+  private static final class Append extends Write {
     final String topic;
     final List<NewEvent> events;
     final CompletableFuture<AppendResult> done = new CompletableFuture<>();
-    final long submitted = System.nanoTime();
 
     Append(String topic, List<NewEvent> events) {
       this.topic = topic;
       this.events = events;
+    }
+
+    @Override
+    int weight() {
+      return events.size();
+    }
+
+    @Override
+    void fail(EngineException e) {
+      done.completeExceptionally(e);
+    }
+  }
+
+  /** One {@code Records.write} unit, already validated. */
+  private static final class RecordUnit extends Write {
+    final List<RecordWrite> writes;
+    final CompletableFuture<Void> done = new CompletableFuture<>();
+
+    RecordUnit(List<RecordWrite> writes) {
+      this.writes = writes;
+    }
+
+    @Override
+    int weight() {
+      // An empty unit still takes a place in the batch.
+      return Math.max(1, writes.size());
+    }
+
+    @Override
+    void fail(EngineException e) {
+      done.completeExceptionally(e);
     }
   }
 
@@ -77,14 +119,19 @@ final class LogWriter {
     INSTANCE
   }
 
-  /** What one request did inside the transaction, before it is known to be committed. */
-  private record Applied(TopicRow row, AppendResult result) {}
+  /**
+   * What one request did inside the transaction, before it is known to be committed: an append's
+   * new topic row and result; both {@code null} for a record unit.
+   */
+  private record Applied(TopicRow row, AppendResult result) {
+    static final Applied RECORDS = new Applied(null, null);
+  }
 
   private final Database db;
   private final Clock clock;
   private final AppendListeners listeners;
   private final Heads heads;
-  private final int maxQueuedAppends;
+  private final int maxQueuedWrites;
   private final int maxBatchEvents;
   private final LinkedBlockingQueue<Job> queue = new LinkedBlockingQueue<>();
   private final CompletableFuture<String> opened = new CompletableFuture<>();
@@ -93,7 +140,7 @@ final class LogWriter {
   private final Thread thread;
   // Guarded by "this": enqueueing and stopping are ordered, so nothing is enqueued after STOP.
   private boolean stopped;
-  private int queuedAppends;
+  private int queuedWrites;
   /** Set when a write transaction failed for a reason that may clear up; cleared by a commit or a probe. */
   private volatile boolean failing;
 
@@ -108,7 +155,7 @@ final class LogWriter {
     this.clock = clock;
     this.listeners = listeners;
     this.heads = heads;
-    this.maxQueuedAppends = options.writerQueue();
+    this.maxQueuedWrites = options.writerQueue();
     this.maxBatchEvents = options.maxBatchEvents();
     this.thread = new Thread(this::run, "tidings-sqlite-writer");
     // Durability comes from each commit, not from outliving the JVM.
@@ -124,17 +171,33 @@ final class LogWriter {
   /** Queues an append; fails at once when the queue is full or the writer stopped. */
   CompletableFuture<AppendResult> append(String topic, List<NewEvent> events) {
     Append job = new Append(topic, events);
+    EngineException refused = enqueue(job);
+    return refused == null ? job.done : CompletableFuture.failedFuture(refused);
+  }
+
+  /**
+   * Queues a unit of record writes, committed with the appends around it; fails at once when the
+   * queue is full or the writer stopped. The caller has validated the writes.
+   */
+  CompletableFuture<Void> writeRecords(List<RecordWrite> writes) {
+    RecordUnit job = new RecordUnit(writes);
+    EngineException refused = enqueue(job);
+    return refused == null ? job.done : CompletableFuture.failedFuture(refused);
+  }
+
+  // Appends and record units share one bound: both wait for the same transactions.
+  private EngineException enqueue(Write job) {
     synchronized (this) {
       if (stopped) {
-        return CompletableFuture.failedFuture(new EngineUnavailableException("engine is closed"));
+        return new EngineUnavailableException("engine is closed");
       }
-      if (queuedAppends >= maxQueuedAppends) {
-        return CompletableFuture.failedFuture(new EngineUnavailableException("store is overloaded"));
+      if (queuedWrites >= maxQueuedWrites) {
+        return new EngineUnavailableException("store is overloaded");
       }
-      queuedAppends++;
+      queuedWrites++;
       queue.add(job);
     }
-    return job.done;
+    return null;
   }
 
   /** Queues work to run on the writer thread (never refused for a full queue: the caller bounds it). */
@@ -195,7 +258,7 @@ final class LogWriter {
     this.probe = probe;
   }
 
-  /** Append transactions committed so far. */
+  /** Write transactions (appends and record writes) committed so far. */
   long commits() {
     return commits.get();
   }
@@ -279,42 +342,42 @@ final class LogWriter {
       m.run();
       return;
     }
-    List<Append> batch = collect((Append) job);
+    List<Write> batch = collect((Write) job);
     try {
       runBatch(batch);
     } catch (Throwable t) {
       // Last line of defence: no stage may stay incomplete, whatever went wrong.
-      LOG.error("SQLite writer failed on a batch of {} appends", batch.size(), t);
+      LOG.error("SQLite writer failed on a batch of {} writes", batch.size(), t);
       sql.rollbackQuietly();
-      EngineException e = SqlErrors.wrap("append failed", t);
-      for (Append a : batch) {
-        a.done.completeExceptionally(e);
+      EngineException e = SqlErrors.wrap("write failed", t);
+      for (Write w : batch) {
+        w.fail(e);
       }
     }
   }
 
-  /** Takes {@code first} plus whatever appends queued behind it, up to the batch size. */
-  private List<Append> collect(Append first) {
-    List<Append> batch = new ArrayList<>();
+  /** Takes {@code first} plus whatever writes queued behind it, up to the batch size. */
+  private List<Write> collect(Write first) {
+    List<Write> batch = new ArrayList<>();
     batch.add(first);
-    long events = first.events.size();
+    long events = first.weight();
     while (true) {
       // Only this thread removes from the queue, so the peeked job is the one polled.
       Job next = queue.peek();
-      if (!(next instanceof Append a) || events + a.events.size() > maxBatchEvents) {
+      if (!(next instanceof Write w) || events + w.weight() > maxBatchEvents) {
         break;
       }
       queue.poll();
-      batch.add(a);
-      events += a.events.size();
+      batch.add(w);
+      events += w.weight();
     }
     synchronized (this) {
-      queuedAppends -= batch.size();
+      queuedWrites -= batch.size();
     }
     return batch;
   }
 
-  private void runBatch(List<Append> batch) {
+  private void runBatch(List<Write> batch) {
     // The common case pays for no savepoints; only a batch that fails is redone request by request.
     if (!runTransaction(batch, false)) {
       runTransaction(batch, true);
@@ -326,34 +389,32 @@ final class LogWriter {
    * savepoint so that a failing request fails alone; without, any failure rolls back everything
    * and returns false, completing nothing, so that the caller can redo the batch isolated.
    */
-  private boolean runTransaction(List<Append> batch, boolean isolated) {
+  private boolean runTransaction(List<Write> batch, boolean isolated) {
     Map<String, TopicRow> staged = new HashMap<>();
-    AppendResult[] results = new AppendResult[batch.size()];
+    Applied[] results = new Applied[batch.size()];
     EngineException[] errors = new EngineException[batch.size()];
     boolean begun = false;
     try {
       sql.begin();
       begun = true;
       for (int i = 0; i < batch.size(); i++) {
-        Append request = batch.get(i);
-        TopicRow before = staged.containsKey(request.topic) ? staged.get(request.topic) : topics.get(request.topic);
+        Write request = batch.get(i);
         if (!isolated) {
-          Applied applied = apply(before, request);
-          staged.put(request.topic, applied.row());
-          results[i] = applied.result();
+          results[i] = apply(staged, request);
           continue;
         }
         sql.savepoint();
         try {
-          Applied applied = apply(before, request);
+          Applied applied = applyStatements(staged, request);
           sql.release();
-          staged.put(request.topic, applied.row());
-          results[i] = applied.result();
+          stage(staged, applied);
+          results[i] = applied;
         } catch (SQLException | RuntimeException e) {
           // The savepoint undoes this request only; later requests build on the state before it.
           sql.rollbackToSavepoint();
-          errors[i] = SqlErrors.wrap("append to " + request.topic + " failed", e);
-          LOG.warn("append to {} failed", request.topic, e);
+          String what = request instanceof Append a ? "append to " + a.topic : "records write";
+          errors[i] = SqlErrors.wrap(what + " failed", e);
+          LOG.warn("{} failed", what, e);
         }
       }
       // One update per topic per batch, however many requests it took.
@@ -375,9 +436,9 @@ final class LogWriter {
       // Nothing of the batch is durable: fail it all and keep the heads as they were.
       EngineException failure = SqlErrors.wrap("write transaction failed", e);
       failing = failure instanceof EngineUnavailableException;
-      LOG.error("SQLite write transaction of {} appends failed", batch.size(), e);
-      for (Append a : batch) {
-        a.done.completeExceptionally(failure);
+      LOG.error("SQLite write transaction of {} writes failed", batch.size(), e);
+      for (Write w : batch) {
+        w.fail(failure);
       }
       return true;
     }
@@ -387,17 +448,20 @@ final class LogWriter {
     committed(staged.values());
     try {
       // Per topic, requests were applied in queue order, so listeners see offsets in order.
-      for (AppendResult r : results) {
-        if (r != null) {
-          listeners.fire(r.head(), r.appended());
+      for (Applied r : results) {
+        if (r != null && r.result() != null) {
+          listeners.fire(r.result().head(), r.result().appended());
         }
       }
     } finally {
       for (int i = 0; i < batch.size(); i++) {
-        if (results[i] != null) {
-          batch.get(i).done.complete(results[i]);
+        Write w = batch.get(i);
+        if (results[i] == null) {
+          w.fail(errors[i]);
+        } else if (w instanceof Append a) {
+          a.done.complete(results[i].result());
         } else {
-          batch.get(i).done.completeExceptionally(errors[i]);
+          ((RecordUnit) w).done.complete(null);
         }
       }
       measure(batch, results, committedAt);
@@ -405,27 +469,68 @@ final class LogWriter {
     return true;
   }
 
-  // After the acknowledgements: measuring never delays them.
-  private void measure(List<Append> batch, AppendResult[] results, long committedAt) {
+  // After the acknowledgements: measuring never delays them. The probe is about appends, so a
+  // batch of record writes alone is not reported.
+  private void measure(List<Write> batch, Applied[] results, long committedAt) {
     StoreProbe p = probe;
+    boolean appends = false;
     int requests = 0;
     int events = 0;
     try {
       for (int i = 0; i < batch.size(); i++) {
+        if (!(batch.get(i) instanceof Append a)) {
+          continue;
+        }
+        appends = true;
         if (results[i] != null) {
-          p.appended(committedAt - batch.get(i).submitted);
+          p.appended(committedAt - a.submitted);
           requests++;
-          events += results[i].appended().size();
+          events += results[i].result().appended().size();
         }
       }
-      p.committed(requests, events);
+      if (appends) {
+        p.committed(requests, events);
+      }
     } catch (RuntimeException e) {
       LOG.warn("store probe failed", e);
     }
   }
 
-  /** Writes one request inside the open transaction; the returned row is not yet committed. */
-  private Applied apply(TopicRow row, Append request) throws SQLException {
+  /** Writes one request inside the open transaction and stages its topic row. */
+  private Applied apply(Map<String, TopicRow> staged, Write request) throws SQLException {
+    Applied applied = applyStatements(staged, request);
+    stage(staged, applied);
+    return applied;
+  }
+
+  /**
+   * Writes one request inside the open transaction, on top of the rows staged so far; stages
+   * nothing, so that a request undone by its savepoint leaves no trace.
+   */
+  private Applied applyStatements(Map<String, TopicRow> staged, Write request) throws SQLException {
+    if (request instanceof Append a) {
+      return applyAppend(staged.containsKey(a.topic) ? staged.get(a.topic) : topics.get(a.topic), a);
+    }
+    for (RecordWrite w : ((RecordUnit) request).writes) {
+      if (w.id() == null) {
+        sql.clearRecords(w.space());
+      } else if (w.value() == null) {
+        sql.deleteRecord(w.space(), w.id());
+      } else {
+        sql.putRecord(w.space(), w.id(), w.value());
+      }
+    }
+    return Applied.RECORDS;
+  }
+
+  private static void stage(Map<String, TopicRow> staged, Applied applied) {
+    if (applied.row() != null) {
+      staged.put(applied.row().head().topic(), applied.row());
+    }
+  }
+
+  /** Writes one append inside the open transaction; the returned row is not yet committed. */
+  private Applied applyAppend(TopicRow row, Append request) throws SQLException {
     String topic = request.topic;
     if (row == null) {
       row = new TopicRow(sql.insertTopic(topic), TopicHead.empty(topic, epoch));
@@ -473,8 +578,8 @@ final class LogWriter {
       stopped = true;
     }
     for (Job job = queue.poll(); job != null; job = queue.poll()) {
-      if (job instanceof Append a) {
-        a.done.completeExceptionally(e);
+      if (job instanceof Write w) {
+        w.fail(e);
       } else if (job instanceof Maintenance<?> m) {
         m.done.completeExceptionally(e);
       }

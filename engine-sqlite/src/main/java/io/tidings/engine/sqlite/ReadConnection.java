@@ -3,6 +3,7 @@ package io.tidings.engine.sqlite;
 import io.tidings.core.Engine;
 import io.tidings.core.Event;
 import io.tidings.core.ReadResult;
+import io.tidings.core.Record;
 import io.tidings.core.StateEntry;
 import io.tidings.core.StatePage;
 import io.tidings.core.TopicHead;
@@ -28,6 +29,9 @@ final class ReadConnection implements AutoCloseable {
   private final PreparedStatement stateFromStart;
   private final PreparedStatement stateAfter;
   private final PreparedStatement ping;
+  private final PreparedStatement record;
+  private final PreparedStatement recordsFromStart;
+  private final PreparedStatement recordsAfter;
 
   ReadConnection(Connection connection, String epoch) throws SQLException {
     this.connection = connection;
@@ -46,6 +50,12 @@ final class ReadConnection implements AutoCloseable {
       stateAfter = connection.prepareStatement("SELECT key, data, offset, time FROM state"
           + " WHERE topic_id = ? AND key > ? ORDER BY key LIMIT ?");
       ping = connection.prepareStatement("SELECT value FROM meta WHERE name = 'epoch'");
+      record = connection.prepareStatement("SELECT value FROM records WHERE space = ? AND id = ?");
+      // Ordered by the primary key, like state keys: code point order (KeyOrder).
+      recordsFromStart = connection.prepareStatement(
+          "SELECT id, value FROM records WHERE space = ? ORDER BY id LIMIT ?");
+      recordsAfter = connection.prepareStatement(
+          "SELECT id, value FROM records WHERE space = ? AND id > ? ORDER BY id LIMIT ?");
     } catch (SQLException e) {
       close();
       throw e;
@@ -135,6 +145,38 @@ final class ReadConnection implements AutoCloseable {
       }
       return new StatePage(row.head(), out, more ? out.get(out.size() - 1).key() : null);
     });
+  }
+
+  // Record reads are one statement each, which SQLite runs in a snapshot of its own.
+
+  /** The value of record {@code id} in {@code space}, or {@code null}. */
+  String record(String space, String id) throws SQLException {
+    record.setString(1, space);
+    record.setString(2, id);
+    try (ResultSet rs = record.executeQuery()) {
+      return rs.next() ? rs.getString(1) : null;
+    }
+  }
+
+  /** Records of {@code space} with ids after {@code afterId} (null: from the first), at most {@code limit}. */
+  List<Record> records(String space, String afterId, int limit) throws SQLException {
+    List<Record> out = new ArrayList<>();
+    if (limit <= 0) {
+      return out;
+    }
+    PreparedStatement ps = afterId == null ? recordsFromStart : recordsAfter;
+    int i = 1;
+    ps.setString(i++, space);
+    if (afterId != null) {
+      ps.setString(i++, afterId);
+    }
+    ps.setInt(i, limit);
+    try (ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        out.add(new Record(space, rs.getString(1), rs.getString(2)));
+      }
+    }
+    return out;
   }
 
   /** Proves the database answers. */

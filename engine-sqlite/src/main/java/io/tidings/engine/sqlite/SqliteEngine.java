@@ -9,6 +9,7 @@ import io.tidings.core.EngineUnavailableException;
 import io.tidings.core.StoreProbe;
 import io.tidings.core.NewEvent;
 import io.tidings.core.ReadResult;
+import io.tidings.core.Records;
 import io.tidings.core.RetentionPolicy;
 import io.tidings.core.StatePage;
 import io.tidings.core.TopicHead;
@@ -30,9 +31,10 @@ import org.slf4j.LoggerFactory;
  * The embedded durable engine: one SQLite database ({@code <dir>/tidings.db}) in WAL mode.
  *
  * <ul>
- *   <li>Appends go to a single writer thread that commits whatever queued up meanwhile in one
- *       fsync'd transaction (group commit); a stage completes only after its commit.
- *   <li>Reads run on a small pool of reader threads, each read in one snapshot.
+ *   <li>Appends and record writes go to a single writer thread that commits whatever queued up
+ *       meanwhile in one fsync'd transaction (group commit); a stage completes only after its
+ *       commit.
+ *   <li>Reads, records included, run on a small pool of reader threads, each read in one snapshot.
  *   <li>Topic heads are kept in memory, so {@link #head} and {@link #topics} never touch the disk.
  *   <li>Retention and the dedupe window are applied in the background, in small transactions
  *       interleaved with appends.
@@ -54,6 +56,7 @@ public final class SqliteEngine implements Engine {
   private final Heads heads = new Heads();
   private final LogWriter writer;
   private final Trimmer trimmer;
+  private final SqliteRecords records = new SqliteRecords(this);
 
   // Guarded by "this"; volatile so that the hot paths can check it without the lock.
   private volatile State state = State.NEW;
@@ -90,7 +93,10 @@ public final class SqliteEngine implements Engine {
     writer.probe(probe);
   }
 
-  /** How many append transactions were committed since start (each may hold many requests). */
+  /**
+   * How many write transactions (appends and record writes) were committed since start; each may
+   * hold many requests.
+   */
   public long commits() {
     return writer.commits();
   }
@@ -210,15 +216,18 @@ public final class SqliteEngine implements Engine {
   }
 
   /**
+   * The {@code records} table of this database. Writes join the appends' group commit and queue
+   * bound; reads use the reader pool.
+   */
+  @Override
+  public Records records() {
+    return records;
+  }
+
+  /**
    * Completes once a reader has queried the database and the writer is alive, and, after a write
    * failed because the store was unavailable, once the writer can take the write lock again.
    */
-  @Override
-  public io.tidings.core.Records records() {
-    // Replaced by the durable implementation (issue 6, records table).
-    throw new UnsupportedOperationException("records are not implemented yet");
-  }
-
   @Override
   public CompletionStage<Void> ping() {
     CompletionStage<Void> refused = refuse();
@@ -275,8 +284,20 @@ public final class SqliteEngine implements Engine {
     }
   }
 
+  // ---- for SqliteRecords ----
+
+  /** The writer; queue on it only after {@link #refuse} said the engine runs. */
+  LogWriter writer() {
+    return writer;
+  }
+
+  /** The reader pool; set once the engine runs, so ask {@link #refuse} first. */
+  ReaderPool readers() {
+    return readers;
+  }
+
   /** A failed stage when the engine is not running, else {@code null}. */
-  private <T> CompletionStage<T> refuse() {
+  <T> CompletionStage<T> refuse() {
     State s = state;
     if (s == State.RUNNING) {
       return null;

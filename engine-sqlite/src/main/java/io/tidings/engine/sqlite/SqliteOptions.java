@@ -3,8 +3,8 @@ package io.tidings.engine.sqlite;
 /**
  * Tuning for {@link SqliteEngine}.
  *
- * @param writerQueue append requests that may wait for the writer; beyond that appends fail fast
- *     with {@link io.tidings.core.EngineUnavailableException}
+ * @param writerQueue append requests and record write units that may wait for the writer; beyond
+ *     that they fail fast with {@link io.tidings.core.EngineUnavailableException}
  * @param maxBatchEvents most events committed in one group-commit transaction (a single larger
  *     request still goes through, alone)
  * @param readers threads (each with its own connection) serving reads

@@ -29,6 +29,9 @@ final class WriteStatements implements AutoCloseable {
   private final PreparedStatement insertState;
   private final PreparedStatement deleteState;
   private final PreparedStatement insertId;
+  private final PreparedStatement putRecord;
+  private final PreparedStatement deleteRecord;
+  private final PreparedStatement clearRecords;
 
   WriteStatements(Connection c) throws SQLException {
     try {
@@ -48,6 +51,10 @@ final class WriteStatements implements AutoCloseable {
           "INSERT INTO state(topic_id, key, data, offset, time) VALUES (?, ?, ?, ?, ?)");
       deleteState = prepare(c, "DELETE FROM state WHERE topic_id = ? AND key = ?");
       insertId = prepare(c, "INSERT INTO ids(topic_id, id, offset, time) VALUES (?, ?, ?, ?)");
+      putRecord = prepare(c, "INSERT INTO records(space, id, value) VALUES (?, ?, ?)"
+          + " ON CONFLICT(space, id) DO UPDATE SET value = excluded.value");
+      deleteRecord = prepare(c, "DELETE FROM records WHERE space = ? AND id = ?");
+      clearRecords = prepare(c, "DELETE FROM records WHERE space = ?");
     } catch (SQLException e) {
       close();
       throw e;
@@ -171,6 +178,26 @@ final class WriteStatements implements AutoCloseable {
     insertId.setLong(3, offset);
     insertId.setLong(4, time);
     insertId.executeUpdate();
+  }
+
+  /** Stores a record, replacing any with the same space and id. */
+  void putRecord(String space, String id, String value) throws SQLException {
+    putRecord.setString(1, space);
+    putRecord.setString(2, id);
+    putRecord.setString(3, value);
+    putRecord.executeUpdate();
+  }
+
+  void deleteRecord(String space, String id) throws SQLException {
+    deleteRecord.setString(1, space);
+    deleteRecord.setString(2, id);
+    deleteRecord.executeUpdate();
+  }
+
+  /** Deletes every record of {@code space}. */
+  void clearRecords(String space) throws SQLException {
+    clearRecords.setString(1, space);
+    clearRecords.executeUpdate();
   }
 
   private static void setText(PreparedStatement ps, int index, String value) throws SQLException {

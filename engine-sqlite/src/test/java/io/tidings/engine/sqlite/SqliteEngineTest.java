@@ -38,7 +38,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.LongStream;
 import java.util.stream.Stream;
 import org.awaitility.Awaitility;
@@ -80,44 +79,6 @@ class SqliteEngineTest extends EngineContractTest {
     return (SqliteEngine) open();
   }
 
-  /** Holds the writer thread inside a listener until released, so that appends queue up. */
-  private static final class WriterStall {
-    final CountDownLatch entered = new CountDownLatch(1);
-    final CountDownLatch release = new CountDownLatch(1);
-    private final AtomicBoolean armed = new AtomicBoolean(true);
-    private final AutoCloseable handle;
-
-    WriterStall(Engine engine) {
-      handle = engine.observe((head, events) -> {
-        if (armed.compareAndSet(true, false)) {
-          entered.countDown();
-          try {
-            release.await(30, TimeUnit.SECONDS);
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-        }
-      });
-      // The stalling append: its listener call blocks the writer.
-      engine.append("stall", List.of(msg("stall")));
-      try {
-        assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
-      } catch (InterruptedException e) {
-        throw new AssertionError(e);
-      }
-    }
-
-    /** Lets the writer go on. */
-    void release() {
-      release.countDown();
-      try {
-        handle.close();
-      } catch (Exception e) {
-        throw new AssertionError(e);
-      }
-    }
-  }
-
   // ---- durability ----
 
   @Test
@@ -139,11 +100,7 @@ class SqliteEngineTest extends EngineContractTest {
 
   @Test
   void acknowledgedAppendsSurviveKillNine() throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process child = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-        KillNineChild.class.getName(), dir().toString())
-        .redirectError(ProcessBuilder.Redirect.DISCARD)
-        .start();
+    Process child = KillNineChild.start(dir(), "appends");
     Map<String, Long> acked = new HashMap<>();
     try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
       String line;
