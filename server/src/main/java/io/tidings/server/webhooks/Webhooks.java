@@ -125,7 +125,7 @@ public final class Webhooks {
         f.maxEvents != null ? f.maxEvents : config.maxEvents, f.maxWait != null ? f.maxWait : 0, f.description,
         f.rateLimit, true, null, 0, now, now, Owner.of(principal),
         List.of(new WebhookEndpoint.Secret(secret, now, 0)));
-    return onContext(() -> {
+    return resolves(uri).compose(ok -> onContext(() -> {
       if (endpoints.size() >= config.maxEndpoints) {
         return Future.failedFuture(new ApiException(409, "too_many_endpoints",
             "this server holds " + config.maxEndpoints + " webhook endpoints (webhooks.max_endpoints)"));
@@ -137,7 +137,7 @@ public final class Webhooks {
             return dispatcher.create(target, since, f.topics.get(0));
           })
           .map(v -> new Created(e, secret));
-    });
+    }));
   }
 
   /** An endpoint and the secret just made for it. */
@@ -181,7 +181,7 @@ public final class Webhooks {
     if (f.since != null) {
       throw ApiException.badRequest("invalid_request", "since is for creating an endpoint; use POST .../replay");
     }
-    return onContext(() -> {
+    return (uri != null ? resolves(uri) : Future.<Void>succeededFuture()).compose(ok -> onContext(() -> {
       WebhookEndpoint e = visible(principal, id).endpoint();
       long now = timers.now();
       boolean enabled = f.enabled != null ? f.enabled : e.enabled();
@@ -192,7 +192,7 @@ public final class Webhooks {
           enabled ? null : (e.enabled() ? "manual" : e.disabledReason()), enabled ? 0 : (e.enabled() ? now : e.disabledAt()),
           e.createdAt(), now, e.owner(), e.secrets());
       return replace(changed).map(v -> changed);
-    });
+    }));
   }
 
   /** Removes an endpoint and its delivery state. */
@@ -349,6 +349,21 @@ public final class Webhooks {
     }
   }
 
+
+  /**
+   * Resolves the url's host now, so that a name pointing at a refused address is refused at once
+   * rather than at its first delivery (each delivery checks again: DNS may change).
+   */
+  private Future<Void> resolves(URI uri) {
+    return Future.fromCompletionStage(guard.pin(uri)).<Void>mapEmpty().recover(t -> {
+      Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+      if (cause instanceof TargetRefusedException r) {
+        return Future.failedFuture(new ApiException(400, "invalid_url", "url is refused: " + r.getMessage(),
+            Map.of("reason", r.reason()), null));
+      }
+      return Future.failedFuture(cause);
+    });
+  }
 
   private static Position since(String text, List<String> topics) {
     if (text == null) {
