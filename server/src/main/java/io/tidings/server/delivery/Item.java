@@ -5,7 +5,6 @@ import io.tidings.core.Cursor;
 import io.tidings.core.Event;
 import io.tidings.core.StateEntry;
 import io.tidings.server.http.EventJson;
-import io.tidings.server.http.HttpDates;
 import java.io.IOException;
 
 /** One entry of a delivered batch: an event, a reset marker, or a state entry sent after a reset. */
@@ -79,16 +78,7 @@ public sealed interface Item permits Item.Change, Item.Reset, Item.Put {
     @Override
     public void write(JsonGenerator gen, boolean withData) throws IOException {
       gen.writeStartObject();
-      gen.writeStringField("topic", topic);
-      gen.writeNumberField("offset", entry.offset());
-      gen.writeStringField("cursor", cursor.encode());
-      gen.writeStringField("type", "put");
-      gen.writeStringField("key", entry.key());
-      if (withData && entry.data() != null) {
-        gen.writeFieldName("data");
-        gen.writeRawValue(entry.data());
-      }
-      gen.writeStringField("time", HttpDates.iso(entry.time()));
+      EventJson.writePutFields(gen, topic, entry, cursor, withData);
       gen.writeEndObject();
     }
   }

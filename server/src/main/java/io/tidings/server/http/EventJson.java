@@ -39,6 +39,24 @@ public final class EventJson {
     gen.writeStringField("time", HttpDates.iso(e.time()));
   }
 
+  /**
+   * Writes the fields of a state entry sent as a {@code put} event after a reset: like any event,
+   * but its {@code cursor} is where the receiver stands, not the position after the entry's own offset.
+   */
+  public static void writePutFields(JsonGenerator gen, String topic, io.tidings.core.StateEntry entry,
+      io.tidings.core.Cursor cursor, boolean withData) throws IOException {
+    gen.writeStringField("topic", topic);
+    gen.writeNumberField("offset", entry.offset());
+    gen.writeStringField("cursor", cursor.encode());
+    gen.writeStringField("type", "put");
+    gen.writeStringField("key", entry.key());
+    if (withData && entry.data() != null) {
+      gen.writeFieldName("data");
+      gen.writeRawValue(entry.data());
+    }
+    gen.writeStringField("time", HttpDates.iso(entry.time()));
+  }
+
   /** Writes the topic summary used by {@code GET /v1/topics}. */
   public static void writeTopic(JsonGenerator gen, TopicHead h) throws IOException {
     gen.writeStartObject();

@@ -131,19 +131,11 @@ final class WireFormats {
       if (op != null) {
         gen.writeStringField("op", op);
       }
-      gen.writeStringField("topic", topic);
-      gen.writeNumberField("offset", entry.offset());
-      gen.writeStringField("cursor", cursor.encode());
-      gen.writeStringField("type", "put");
-      gen.writeStringField("key", entry.key());
-      if (withData && entry.data() != null) {
-        gen.writeFieldName("data");
-        gen.writeRawValue(entry.data());
-      }
-      gen.writeStringField("time", HttpDates.iso(entry.time()));
+      EventJson.writePutFields(gen, topic, entry, cursor, withData);
       gen.writeEndObject();
     });
   }
+
 
   /** {@code {"topic","cursor","reason"}}, with {@code op} first when given. */
   static byte[] resetJson(String topic, Cursor cursor, String reason, boolean stateFollows, String op) {

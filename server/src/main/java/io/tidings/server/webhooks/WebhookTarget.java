@@ -8,8 +8,6 @@ import io.tidings.server.delivery.Timers;
 import io.tidings.server.delivery.TopicFilter;
 import io.tidings.server.http.Json;
 import io.tidings.server.outbound.OutboundClient;
-import io.tidings.server.outbound.OutboundFailure;
-import io.tidings.server.outbound.OutboundResponse;
 import io.tidings.server.outbound.TargetGuard;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
@@ -117,8 +115,8 @@ final class WebhookTarget implements Target {
         WebhookSigner.signature(endpoint.signingSecrets(now), batch.messageId(), timestamp, body));
     return Future.fromCompletionStage(guard.pin(uri))
         .compose(pinned -> client.post(pinned, headers, Buffer.buffer(body), timeoutMillis))
-        .transform(ar -> Future.succeededFuture(ar.succeeded() ? outcome(ar.result(), now)
-            : Outcome.failed(System.nanoTime() - started, describe(ar.cause()))));
+        .transform(ar -> Future.succeededFuture(ar.succeeded() ? Outcome.of(ar.result(), now, 410)
+            : Outcome.failed(System.nanoTime() - started, Outcome.describe(ar.cause()))));
   }
 
   static byte[] body(Batch batch, boolean notifyMode) {
@@ -134,25 +132,5 @@ final class WebhookTarget implements Target {
     });
   }
 
-  private static Outcome outcome(OutboundResponse r, long now) {
-    int status = r.status();
-    if (status >= 200 && status < 300) {
-      return new Outcome(Outcome.Kind.DELIVERED, status, r.latencyNanos(), -1, r.snippet());
-    }
-    if (status == 410) {
-      return new Outcome(Outcome.Kind.GONE, status, r.latencyNanos(), -1, r.snippet());
-    }
-    long retryAfter = status == 429 || status == 503 ? r.retryAfterMillis(now) : -1;
-    return new Outcome(Outcome.Kind.RETRY, status, r.latencyNanos(), retryAfter, r.snippet());
-  }
 
-  private static String describe(Throwable t) {
-    if (t instanceof OutboundFailure f) {
-      return f.kind().name().toLowerCase(java.util.Locale.ROOT) + ": " + f.getMessage();
-    }
-    if (t instanceof io.tidings.server.outbound.TargetRefusedException r) {
-      return "refused: " + r.getMessage();
-    }
-    return String.valueOf(t.getMessage());
-  }
 }

@@ -7,7 +7,6 @@ import io.tidings.server.delivery.Target;
 import io.tidings.server.delivery.TopicFilter;
 import io.tidings.server.http.Json;
 import io.tidings.server.outbound.OutboundClient;
-import io.tidings.server.outbound.OutboundFailure;
 import io.tidings.server.outbound.OutboundResponse;
 import io.tidings.server.outbound.TargetGuard;
 import io.vertx.core.Future;
@@ -123,7 +122,7 @@ final class WebPushTarget implements Target {
     return Future.fromCompletionStage(guard.pin(subscription.keys().endpoint()))
         .compose(pinned -> client.post(pinned, headers, Buffer.buffer(body), timeoutMillis))
         .transform(ar -> Future.succeededFuture(ar.succeeded() ? outcome(ar.result(), batch, now)
-            : Outcome.failed(System.nanoTime() - started, describe(ar.cause()))));
+            : Outcome.failed(System.nanoTime() - started, Outcome.describe(ar.cause()))));
   }
 
   /** The JSON the service worker gets: the event, or in notify form only where to pull from. */
@@ -161,28 +160,10 @@ final class WebPushTarget implements Target {
   }
 
   private static Outcome outcome(OutboundResponse r, Batch batch, long now) {
-    int status = r.status();
-    if (status >= 200 && status < 300) {
-      return new Outcome(Outcome.Kind.DELIVERED, status, r.latencyNanos(), -1, r.snippet());
+    if (r.status() == 413 && !batch.notifyOnly()) {
+      return new Outcome(Outcome.Kind.NOTIFY_ONLY, 413, r.latencyNanos(), -1, r.snippet());
     }
-    if (status == 404 || status == 410) {
-      return new Outcome(Outcome.Kind.GONE, status, r.latencyNanos(), -1, r.snippet());
-    }
-    if (status == 413 && !batch.notifyOnly()) {
-      return new Outcome(Outcome.Kind.NOTIFY_ONLY, status, r.latencyNanos(), -1, r.snippet());
-    }
-    long retryAfter = status == 429 || status >= 500 ? r.retryAfterMillis(now) : -1;
-    return new Outcome(Outcome.Kind.RETRY, status, r.latencyNanos(), retryAfter, r.snippet());
+    return Outcome.of(r, now, 404, 410);
   }
 
-  private static String describe(Throwable t) {
-    Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
-    if (cause instanceof OutboundFailure f) {
-      return f.kind().name().toLowerCase(java.util.Locale.ROOT) + ": " + f.getMessage();
-    }
-    if (cause instanceof io.tidings.server.outbound.TargetRefusedException r) {
-      return "refused: " + r.getMessage();
-    }
-    return String.valueOf(cause.getMessage());
-  }
 }
