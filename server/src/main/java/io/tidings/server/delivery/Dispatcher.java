@@ -142,14 +142,26 @@ public final class Dispatcher implements AppendListener {
         return Future.failedFuture(new io.tidings.server.http.ApiException(404, "not_found", "no delivery target " + target.id()));
       }
       boolean revived = (lane.suspended || !lane.target.enabled()) && target.enabled();
+      Target before = lane.target;
       lane.suspended = false;
       lane.target = target;
       lane.bucket = bucket(target.rateLimit());
       byTopic.clear();
-      Future<Void> ready = Future.succeededFuture();
+      // Topics the change adds start at their head, as a new endpoint does: no flood of old events.
+      Future<Void> ready = eachTopic(target, heads -> {
+        List<RecordWrite> writes = new ArrayList<>();
+        for (TopicHead h : heads) {
+          TopicState ts = lane.topics.get(h.topic());
+          if (!before.wants(h.topic()) && (ts == null || ts.cursor == null)) {
+            lane.topics.computeIfAbsent(h.topic(), t -> new TopicState()).cursor = h.cursor();
+            writes.add(RecordWrite.put(lane.space() + "/topics", h.topic(), topicDoc(h.cursor(), null)));
+          }
+        }
+        return writes.isEmpty() ? Future.succeededFuture() : store(writes);
+      });
       if (revived && lane.pending != null) {
         Pending fresh = lane.pending.restarted(timers.now());
-        ready = store(List.of(RecordWrite.put(lane.space(), "pending", fresh.toJson()))).map(v -> {
+        ready = ready.compose(x -> store(List.of(RecordWrite.put(lane.space(), "pending", fresh.toJson())))).map(v -> {
           lane.pending = fresh;
           return null;
         });
