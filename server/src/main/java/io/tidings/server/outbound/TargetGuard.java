@@ -96,22 +96,23 @@ public final class TargetGuard {
         throw new CompletionException(new TargetRefusedException("unresolvable",
             "does not resolve (" + describe(failure, target.host) + ")"));
       }
-      InetAddress chosen = null;
+      // Every address, not just the one connected to: a name with one forbidden address is refused
+      // whatever the order of the answer, which the name's owner controls.
       for (InetAddress address : addresses) {
         byte[] bytes = IpAddresses.bytes(address);
-        boolean allowed = allowed(bytes);
-        IpAddresses.Kind kind = allowed ? null : IpAddresses.forbidden(bytes);
+        IpAddresses.Kind kind = allowed(bytes) ? null : IpAddresses.forbidden(bytes);
         if (kind != null) {
           throw new CompletionException(refused(kind, bytes, "resolves to "));
         }
-        if (!target.tls && !allowed) {
-          throw new CompletionException(httpsRequired());
-        }
-        if (chosen == null) {
-          chosen = IpAddresses.bare(address);
+      }
+      if (!target.tls) {
+        for (InetAddress address : addresses) {
+          if (!allowed(IpAddresses.bytes(address))) {
+            throw new CompletionException(httpsRequired());
+          }
         }
       }
-      return new PinnedTarget(target.uri, chosen);
+      return new PinnedTarget(target.uri, IpAddresses.bare(addresses.get(0)));
     });
   }
 

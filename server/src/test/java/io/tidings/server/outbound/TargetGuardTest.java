@@ -246,6 +246,7 @@ class TargetGuardTest {
     assertRefusedAtPin("https://nowhere.example/", "unresolvable", "does not resolve (no address for nowhere.example)");
     assertRefusedAtPin("https://empty.example/", "unresolvable", "does not resolve (no address for empty.example)");
     assertRefusedAtPin("http://example.com/hook", "https_required", "https is required");
+    assertRefusedAtPin("http://mixed.example/hook", "private_address", "resolves to a private address (10.0.0.5)");
     // pin() checks the URL again: it cannot be handed one check() would refuse.
     assertRefusedAtPin("https://127.0.0.1/", "private_address", "is a loopback address (127.0.0.1)");
     assertRefusedAtPin("ftp://example.com/", "scheme", "must be an https URL (not ftp:)");
