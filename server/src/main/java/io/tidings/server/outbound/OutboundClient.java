@@ -238,7 +238,7 @@ public final class OutboundClient implements AutoCloseable {
     void start() {
       long left = Math.max(1, timeoutMillis - (System.nanoTime() - startNanos) / 1_000_000);
       timer = vertx.setTimer(left, id -> timedOut());
-      RequestOptions request = new RequestOptions()
+      RequestOptions spec = new RequestOptions()
           .setMethod(HttpMethod.POST)
           // The pinned address: no DNS here, whatever the URL's host says.
           .setServer(SocketAddress.inetSocketAddress(new InetSocketAddress(target.address(), target.port())))
@@ -254,7 +254,7 @@ public final class OutboundClient implements AutoCloseable {
               ? target.host() : target.host() + ":" + target.port());
       Future<HttpClientRequest> created;
       try {
-        created = client.request(request);
+        created = client.request(spec);
       } catch (RuntimeException e) {
         fail(e);
         return;
