@@ -217,7 +217,7 @@ public final class TidingsServer implements AutoCloseable {
       return t;
     });
     TargetGuard guard = new TargetGuard(wh.allowTargets, Resolver.system(resolverThreads));
-    outbound = new OutboundClient(vertx, new OutboundClient.Options("Tidings/" + Main.version() + " (webhooks)",
+    outbound = new OutboundClient(vertx, new OutboundClient.Options("Tidings/" + Main.version(),
         Math.min(10_000, wh.timeout.toMillis()), 4, 1024));
     Context context = vertx.getOrCreateContext();
     dispatcher = new Dispatcher(engine, context, timers,
@@ -405,7 +405,14 @@ public final class TidingsServer implements AutoCloseable {
     closed = true;
     draining = true;
     if (dispatcher != null) {
-      dispatcher.close();
+      // Let requests under way get their answers (and have them stored) within the grace period.
+      try {
+        dispatcher.close().toCompletionStage().toCompletableFuture()
+            .get(Math.min(config.server.shutdownGrace.toMillis(), config.webhooks.timeout.toMillis() + 1_000),
+                TimeUnit.MILLISECONDS);
+      } catch (Exception e) {
+        LOG.info("webhook and push requests still under way at shutdown will be sent again after a restart");
+      }
     }
     if (outbound != null) {
       outbound.close();

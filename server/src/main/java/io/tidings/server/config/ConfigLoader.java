@@ -33,7 +33,8 @@ import java.util.TreeMap;
  */
 public final class ConfigLoader {
   private static final String ENV_PREFIX = "TIDINGS_";
-  private static final java.util.Set<String> SECTIONS = java.util.Set.of("server", "store", "retention", "events", "pull", "push", "auth", "limits");
+  private static final java.util.Set<String> SECTIONS = java.util.Set.of("server", "store", "retention", "events", "pull", "push", "auth", "limits",
+      "webhooks", "webpush");
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
   private static final ObjectMapper MAPPER = new ObjectMapper()
       .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)

@@ -9,7 +9,6 @@ import io.tidings.core.Cursor;
 import io.tidings.core.Engine;
 import io.tidings.core.Event;
 import io.tidings.core.Position;
-import io.tidings.core.ReadResult;
 import io.tidings.core.Record;
 import io.tidings.core.RecordWrite;
 import io.tidings.core.Records;
@@ -27,12 +26,10 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
-import java.util.function.BiConsumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -91,7 +88,9 @@ public final class Dispatcher implements AppendListener {
   private final ArrayDeque<Lane> waiting = new ArrayDeque<>();
   // Which lanes want a topic, worked out on first use; cleared whenever the set of targets changes.
   private final Map<String, List<Lane>> byTopic = new HashMap<>();
-  private int inFlight;
+  // Written on the context only; read by the metrics scrape.
+  private volatile int inFlight;
+  private Promise<Void> drained;
   private boolean closed;
 
   public Dispatcher(Engine engine, Context context, Timers timers, RetrySchedule schedule, Options options,
@@ -223,6 +222,20 @@ public final class Dispatcher implements AppendListener {
     });
   }
 
+  /**
+   * Fails with {@code 400 invalid_cursor} when {@code cursor} is past the head of {@code topic}
+   * (a cursor of another epoch is fine: it resets). Check before {@link #create} or {@link #replay}.
+   */
+  public Future<Void> checkCursor(String topic, Cursor cursor) {
+    return onContext(() -> stage(engine.head(topic)).compose(head -> {
+      if (cursor.epoch().equals(head.epoch()) && cursor.offset() > head.lastOffset()) {
+        return Future.failedFuture(
+            io.tidings.server.http.ApiException.badRequest("invalid_cursor", "the cursor is past the head of the topic"));
+      }
+      return Future.succeededFuture();
+    }));
+  }
+
   /** Where a target stands: its cursors per topic and its pending message, as JSON for the API. */
   public Future<String> status(String id) {
     return onContext(() -> {
@@ -283,13 +296,21 @@ public final class Dispatcher implements AppendListener {
     return inFlight;
   }
 
-  /** Stops sending; messages in flight finish, their outcomes are still stored. */
-  public void close() {
-    context.runOnContext(v -> {
+  /**
+   * Stops sending; completes once the messages in flight have their outcomes stored (a message cut
+   * short by a later shutdown is sent again after the restart).
+   */
+  public Future<Void> close() {
+    return onContext(() -> {
       closed = true;
       for (Lane lane : lanes.values()) {
         lane.cancelTimers(timers);
       }
+      if (inFlight == 0) {
+        return Future.succeededFuture();
+      }
+      drained = Promise.promise();
+      return drained.future();
     });
   }
 
@@ -299,8 +320,11 @@ public final class Dispatcher implements AppendListener {
   @Override
   public void onAppend(TopicHead head, List<Event> events) {
     String topic = head.topic();
+    long last = head.lastOffset();
     context.runOnContext(v -> {
       for (Lane lane : wanting(topic)) {
+        TopicState ts = lane.topics.computeIfAbsent(topic, t -> new TopicState());
+        ts.seenHead = Math.max(ts.seenHead, last);
         lane.dirty.add(topic);
         pump(lane);
       }
@@ -507,6 +531,11 @@ public final class Dispatcher implements AppendListener {
   /** Reads the events after a topic's cursor and, when there are any, stores them as the pending message. */
   private Future<Pending> events(Lane lane, String topic, TopicState ts) {
     long after = ts.cursor == null ? 0 : ts.cursor.offset();
+    int max = lane.target.maxEvents();
+    if (ts.lingerUntil > timers.now() && (ts.cursor == null || ts.seenHead - after < max)) {
+      // Still filling up: the linger timer comes back for it (or a full message's worth of events will).
+      return Future.succeededFuture(null);
+    }
     return stage(engine.read(topic, after, lane.target.maxEvents())).compose(read -> {
       TopicHead head = read.head();
       if (ts.cursor != null && (!ts.cursor.epoch().equals(head.epoch()) || ts.cursor.offset() > head.lastOffset())) {
@@ -519,16 +548,20 @@ public final class Dispatcher implements AppendListener {
       if (events.isEmpty()) {
         return Future.succeededFuture(null);
       }
-      if (events.size() < lane.target.maxEvents() && lane.target.maxWaitMillis() > 0 && !ts.lingered) {
-        // Let the message fill up for a while; other topics go on meanwhile.
-        ts.lingered = true;
+      long now = timers.now();
+      if (events.size() < max && lane.target.maxWaitMillis() > 0 && ts.lingerUntil == 0) {
+        // Let the message fill up for max_wait_ms from its first event; other topics go on meanwhile.
+        ts.lingerUntil = now + lane.target.maxWaitMillis();
         timers.schedule(lane.target.maxWaitMillis(), () -> context.runOnContext(v -> {
           lane.dirty.add(topic);
           pump(lane);
         }));
         return Future.succeededFuture(null);
       }
-      ts.lingered = false;
+      if (events.size() < max && now < ts.lingerUntil) {
+        return Future.succeededFuture(null);
+      }
+      ts.lingerUntil = 0;
       List<Item> items = new ArrayList<>(events.size());
       long bytes = 0;
       for (Event e : events) {
@@ -565,25 +598,43 @@ public final class Dispatcher implements AppendListener {
         ? stage(engine.state(topic, page.afterKey(), limit))
         : Future.succeededFuture(null);
     return read.compose(state -> {
-      List<Item> items = resetItems(lane.target, topic, page, state);
+      StateSlice slice = resetItems(lane.target, topic, page, state);
       Pending.ResetPage fixed = new Pending.ResetPage(page.at(), page.reason(), page.first(), page.afterKey(), limit);
       Pending p = new Pending(newMessageId(), topic, ts.cursor, -1, fixed, 1, timers.now(), 0, false);
-      return keep(lane, p, items);
+      lane.stateDone = slice.done();
+      return keep(lane, p, slice.items());
     });
   }
 
-  private static List<Item> resetItems(Target target, String topic, Pending.ResetPage page, StatePage state) {
+  /**
+   * The items of a reset page: the marker on the first, then state entries up to the target's
+   * size budget. {@code done} says whether the state is complete after them.
+   */
+  private record StateSlice(List<Item> items, boolean done) {}
+
+  private static StateSlice resetItems(Target target, String topic, Pending.ResetPage page, StatePage state) {
     List<Item> items = new ArrayList<>();
+    long bytes = 0;
     if (page.first()) {
       boolean stateFollows = state != null && !(state.entries().isEmpty() && state.nextKey() == null);
-      items.add(new Item.Reset(topic, page.at(), page.reason(), stateFollows));
+      Item marker = new Item.Reset(topic, page.at(), page.reason(), stateFollows);
+      items.add(marker);
+      bytes += marker.weight();
     }
-    if (state != null) {
-      for (StateEntry e : state.entries()) {
-        items.add(new Item.Put(topic, e, page.at()));
+    if (state == null) {
+      return new StateSlice(items, true);
+    }
+    int taken = 0;
+    for (StateEntry e : state.entries()) {
+      Item put = new Item.Put(topic, e, page.at());
+      bytes += put.weight();
+      if (!items.isEmpty() && bytes > target.maxBytes()) {
+        break;
       }
+      items.add(put);
+      taken++;
     }
-    return items;
+    return new StateSlice(items, state.nextKey() == null && taken == state.entries().size());
   }
 
   /** Stores {@code p} as the lane's pending message, then makes it current. */
@@ -628,23 +679,32 @@ public final class Dispatcher implements AppendListener {
     }).onComplete(ar -> onContext(() -> {
       inFlight--;
       wakeWaiting();
-      if (lane.removed) {
-        return Future.succeededFuture();
+      Future<Void> settled = afterSend(lane, p, ar);
+      if (drained != null && inFlight == 0) {
+        Promise<Void> done = drained;
+        settled.onComplete(x -> done.tryComplete());
       }
-      if (ar.failed() || ar.result() == null) {
-        // The pending message could not be rebuilt from the store, or it was obsolete: drop it and read again.
-        Future<Void> dropped = ar.succeeded() ? dropPending(lane, p) : Future.succeededFuture();
-        return dropped.onComplete(x -> {
-          lane.busy = false;
-          if (ar.failed()) {
-            lane.arm(timers, context, STORE_RETRY_MILLIS, () -> pump(lane));
-          } else {
-            pump(lane);
-          }
-        });
-      }
-      return settle(lane, p, ar.result());
+      return settled;
     }));
+  }
+
+  private Future<Void> afterSend(Lane lane, Pending p, io.vertx.core.AsyncResult<Outcome> ar) {
+    if (lane.removed) {
+      return Future.succeededFuture();
+    }
+    if (ar.failed() || ar.result() == null) {
+      // The pending message could not be rebuilt from the store, or it was obsolete: drop it and read again.
+      Future<Void> dropped = ar.succeeded() ? dropPending(lane, p) : Future.succeededFuture();
+      return dropped.onComplete(x -> {
+        lane.busy = false;
+        if (ar.failed()) {
+          lane.arm(timers, context, STORE_RETRY_MILLIS, () -> pump(lane));
+        } else {
+          pump(lane);
+        }
+      });
+    }
+    return settle(lane, p, ar.result());
   }
 
   /** After a restart the pending message is known by its bounds only: read its items again. */
@@ -654,8 +714,9 @@ public final class Dispatcher implements AppendListener {
           ? stage(engine.state(p.topic(), p.reset().afterKey(), p.reset().limit()))
           : Future.succeededFuture(null);
       return read.map(state -> {
-        List<Item> items = resetItems(lane.target, p.topic(), p.reset(), state);
-        return items.isEmpty() ? null : items;
+        StateSlice slice = resetItems(lane.target, p.topic(), p.reset(), state);
+        lane.stateDone = slice.done();
+        return slice.items().isEmpty() ? null : slice.items();
       });
     }
     long count = p.through() - p.from().offset();
@@ -698,12 +759,12 @@ public final class Dispatcher implements AppendListener {
           cursor = lane.pendingItems.get(lane.pendingItems.size() - 1).cursor();
           reset = null;
         } else {
-          StateProgress progress = progress(lane, p);
-          if (progress.done) {
+          if (lane.stateDone) {
             cursor = p.reset().at();
             reset = null;
           } else {
-            reset = new Pending.ResetPage(p.reset().at(), p.reset().reason(), false, progress.nextAfterKey, 0);
+            reset = new Pending.ResetPage(p.reset().at(), p.reset().reason(), false,
+                lastKey(lane.pendingItems, p.reset().afterKey()), 0);
           }
         }
         writes.add(RecordWrite.put(lane.space() + "/topics", p.topic(), topicDoc(cursor, reset)));
@@ -762,20 +823,13 @@ public final class Dispatcher implements AppendListener {
     });
   }
 
-  private record StateProgress(boolean done, String nextAfterKey) {}
-
-  private static StateProgress progress(Lane lane, Pending p) {
-    List<Item> items = lane.pendingItems;
-    int puts = 0;
-    String lastKey = null;
-    for (Item i : items) {
-      if (i instanceof Item.Put put) {
-        puts++;
-        lastKey = put.entry().key();
+  private static String lastKey(List<Item> items, String otherwise) {
+    for (int i = items.size() - 1; i >= 0; i--) {
+      if (items.get(i) instanceof Item.Put put) {
+        return put.entry().key();
       }
     }
-    boolean done = !lane.target.sendsState() || puts < p.reset().limit();
-    return new StateProgress(done, lastKey);
+    return otherwise;
   }
 
   private void recordAttempt(Lane lane, Pending p, Outcome o, long now, List<RecordWrite> writes) {
@@ -874,8 +928,10 @@ public final class Dispatcher implements AppendListener {
     Cursor cursor;
     /** The reset under way, or {@code null}. */
     Pending.ResetPage reset;
-    /** Whether the next read sends what there is rather than waiting for a fuller message. */
-    boolean lingered;
+    /** Until when a message waits to fill up ({@code batch.max_wait_ms}), or 0. */
+    long lingerUntil;
+    /** The highest offset appends have announced. */
+    long seenHead;
   }
 
   /** One target's delivery state. Touched on the context only. */
@@ -889,6 +945,8 @@ public final class Dispatcher implements AppendListener {
     final ArrayDeque<Runnable> idleTasks = new ArrayDeque<>();
     Pending pending;
     List<Item> pendingItems;
+    // Whether the state is complete once the pending reset page is delivered.
+    boolean stateDone;
     long attemptSeq;
     boolean busy;
     boolean queued;

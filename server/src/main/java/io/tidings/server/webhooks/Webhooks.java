@@ -7,8 +7,6 @@ import io.tidings.core.Position;
 import io.tidings.core.Record;
 import io.tidings.core.RecordWrite;
 import io.tidings.core.Records;
-import io.tidings.core.TopicPattern;
-import io.tidings.core.Topics;
 import io.tidings.server.auth.Access;
 import io.tidings.server.auth.Principal;
 import io.tidings.server.config.TidingsConfig;
@@ -24,7 +22,6 @@ import io.tidings.server.outbound.TargetGuard;
 import io.tidings.server.outbound.TargetRefusedException;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import java.net.URI;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -32,7 +29,6 @@ import java.util.Base64;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -59,7 +55,9 @@ public final class Webhooks {
   private final OutboundClient client;
   private final Timers timers;
   private final TidingsConfig.Webhooks config;
-  private final Map<String, WebhookTarget> endpoints = new TreeMap<>();
+  // Changed on the context only; concurrent so that the metrics scrape may count it.
+  private final java.util.concurrent.ConcurrentSkipListMap<String, WebhookTarget> endpoints =
+      new java.util.concurrent.ConcurrentSkipListMap<>();
 
   public Webhooks(Records records, Dispatcher dispatcher, Context context, TargetGuard guard, OutboundClient client,
       Timers timers, TidingsConfig.Webhooks config) {
@@ -94,7 +92,7 @@ public final class Webhooks {
   public int[] counts() {
     int enabled = 0;
     int disabled = 0;
-    for (WebhookTarget t : List.copyOf(endpoints.values())) {
+    for (WebhookTarget t : endpoints.values()) {
       if (t.endpoint().enabled()) {
         enabled++;
       } else {
@@ -125,7 +123,9 @@ public final class Webhooks {
         f.maxEvents != null ? f.maxEvents : config.maxEvents, f.maxWait != null ? f.maxWait : 0, f.description,
         f.rateLimit, true, null, 0, now, now, Owner.of(principal),
         List.of(new WebhookEndpoint.Secret(secret, now, 0)));
-    return resolves(uri).compose(ok -> onContext(() -> {
+    Future<Void> checked = since instanceof Cursor c
+        ? resolves(uri).compose(ok -> dispatcher.checkCursor(f.topics.get(0), c)) : resolves(uri);
+    return checked.compose(ok -> onContext(() -> {
       if (endpoints.size() >= config.maxEndpoints) {
         return Future.failedFuture(new ApiException(409, "too_many_endpoints",
             "this server holds " + config.maxEndpoints + " webhook endpoints (webhooks.max_endpoints)"));
@@ -134,7 +134,12 @@ public final class Webhooks {
       return store(RecordWrite.put(SPACE, e.id(), e.toStored()))
           .compose(v -> {
             endpoints.put(e.id(), target);
-            return dispatcher.create(target, since, f.topics.get(0));
+            // If delivery cannot be set up (the store failed), the endpoint is taken back.
+            return dispatcher.create(target, since, f.topics.get(0)).recover(t -> {
+              endpoints.remove(e.id());
+              return store(RecordWrite.delete(SPACE, e.id())).transform(x -> dispatcher.remove(e.id()))
+                  .transform(x -> Future.failedFuture(t));
+            });
           })
           .map(v -> new Created(e, secret));
     }));
@@ -148,8 +153,7 @@ public final class Webhooks {
     requireGrant(principal);
     return onContext(() -> {
       List<WebhookEndpoint> out = new ArrayList<>();
-      for (WebhookTarget t : after == null ? endpoints.values() : ((TreeMap<String, WebhookTarget>) endpoints)
-          .tailMap(after, false).values()) {
+      for (WebhookTarget t : after == null ? endpoints.values() : endpoints.tailMap(after, false).values()) {
         if (t.endpoint().owner().ownedBy(principal)) {
           out.add(t.endpoint());
           if (out.size() > limit) {
@@ -263,7 +267,9 @@ public final class Webhooks {
           throw ApiException.badRequest("invalid_request", "this endpoint does not receive topic " + forTopic);
         }
       }
-      return dispatcher.replay(id, since, forTopic);
+      String cursorTopic = forTopic;
+      return (since instanceof Cursor c ? dispatcher.checkCursor(cursorTopic, c) : Future.<Void>succeededFuture())
+          .compose(ok -> dispatcher.replay(id, since, cursorTopic));
     });
   }
 
@@ -329,6 +335,9 @@ public final class Webhooks {
   }
 
   private static void requireGrant(Principal principal) {
+    if (principal.kind() == Principal.Kind.JWT && principal.subject() == null) {
+      throw new ApiException(403, "forbidden", "webhooks need a token with a sub claim: it names the endpoints' owner");
+    }
     if (!principal.grants().webhooks()) {
       if (principal.anonymous()) {
         throw Access.unauthorized("webhooks need credentials with the webhooks grant", false);
@@ -467,7 +476,7 @@ public final class Webhooks {
           case "rate_limit" -> {
             f.hasRateLimit = true;
             if (!v.isNull() && (!v.isNumber() || v.asDouble() <= 0 || v.asDouble() > 100_000)) {
-              throw ApiException.badRequest("invalid_request", "rate_limit must be a number of requests per second, 0-100000, or null");
+              throw ApiException.badRequest("invalid_request", "rate_limit must be a positive number of requests per second (at most 100000), or null");
             }
             f.rateLimit = v.isNull() ? null : v.asDouble();
           }

@@ -5,8 +5,6 @@ import io.tidings.core.Position;
 import io.tidings.core.Record;
 import io.tidings.core.RecordWrite;
 import io.tidings.core.Records;
-import io.tidings.core.TopicPattern;
-import io.tidings.core.Topics;
 import io.tidings.server.auth.Access;
 import io.tidings.server.auth.Principal;
 import io.tidings.server.config.TidingsConfig;
@@ -21,10 +19,8 @@ import io.tidings.server.outbound.TargetGuard;
 import io.tidings.server.outbound.TargetRefusedException;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import java.security.SecureRandom;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -54,7 +50,8 @@ public final class WebPush {
   private final OutboundClient client;
   private final TidingsConfig.WebPush config;
   private final long timeoutMillis;
-  private final Map<String, WebPushTarget> subscriptions = new HashMap<>();
+  // Changed on the context only; concurrent so that the metrics scrape may count it.
+  private final Map<String, WebPushTarget> subscriptions = new java.util.concurrent.ConcurrentHashMap<>();
   // Browsers post the same subscription again on every visit: one per push endpoint.
   private final Map<String, String> byEndpoint = new HashMap<>();
   private volatile VapidKeys keys;
@@ -187,18 +184,31 @@ public final class WebPush {
     } catch (IllegalArgumentException e) {
       throw ApiException.badRequest("invalid_subscription", e.getMessage());
     }
+    java.net.URI endpoint;
     try {
-      guard.check(keys.endpoint().toString());
+      endpoint = guard.check(keys.endpoint().toString());
     } catch (TargetRefusedException e) {
-      throw new ApiException(400, "invalid_subscription", "the push endpoint is refused: " + e.getMessage(),
-          Map.of("reason", e.reason()), null);
+      throw refused(e);
     }
     TopicList.checkGrants(principal, topics);
     List<String> wanted = topics;
     boolean notifyMode = notify;
     JsonNode stored = browser;
-    return onContext(() -> {
+    // Resolved now too, so that a name pointing at a refused address is refused at once.
+    Future<Void> resolved = Future.fromCompletionStage(guard.pin(endpoint)).<Void>mapEmpty().recover(t -> {
+      Throwable cause = t instanceof java.util.concurrent.CompletionException && t.getCause() != null ? t.getCause() : t;
+      return Future.failedFuture(cause instanceof TargetRefusedException r ? refused(r) : cause);
+    });
+    return resolved.compose(ok -> onContext(() -> {
       String existing = byEndpoint.get(keys.endpoint().toString());
+      if (existing != null) {
+        WebPushSubscription before = subscriptions.get(existing).subscription();
+        // The same browser again (same keys) or the same owner may update it; anyone else may not take it over.
+        if (!before.keys().equals(keys) && !before.owner().key().equals(Owner.keyOf(principal))) {
+          return Future.failedFuture(new ApiException(409, "conflict",
+              "this push endpoint is registered with other keys by another principal"));
+        }
+      }
       if (existing == null && subscriptions.size() >= config.maxSubscriptions) {
         return Future.failedFuture(new ApiException(409, "too_many_subscriptions",
             "this server holds " + config.maxSubscriptions + " push subscriptions (webpush.max_subscriptions)"));
@@ -213,7 +223,12 @@ public final class WebPush {
         byEndpoint.put(keys.endpoint().toString(), id);
         return existing != null ? dispatcher.update(target) : dispatcher.create(target, Position.NOW, null);
       }).map(v -> new Object[] {s, existing == null});
-    });
+    }));
+  }
+
+  private static ApiException refused(TargetRefusedException e) {
+    return new ApiException(400, "invalid_subscription", "the push endpoint is refused: " + e.getMessage(),
+        Map.of("reason", e.reason()), null);
   }
 
   /** Removes a subscription: holding its id is the right to. */
