@@ -148,4 +148,24 @@ class WebhooksApiTest {
     got = receiver.await("from-cursor", WAIT, l -> WebhookDeliveryTest.delivered(l).size() >= 2);
     assertThat(WebhookDeliveryTest.delivered(got)).extracting(e -> e.get(1).asLong()).containsExactly(3L, 4L);
   }
+
+  @Test
+  void maxWaitMsCollectsAMessage_andACursorPastTheHeadIsRefusedWithoutCreatingAnything() throws Exception {
+    create(TEAM, "linger", "[\"team/linger\"]", "\"batch\":{\"max_events\":10,\"max_wait_ms\":1500}");
+    for (int i = 0; i < 3; i++) {
+      publish("team/linger", 1);
+      Thread.sleep(100);
+    }
+    List<Receiver.Request> got = receiver.await("linger", WAIT, l -> WebhookDeliveryTest.delivered(l).size() >= 3);
+    assertThat(got).as("three events published 100 ms apart, one message").hasSize(1);
+
+    publish("team/ahead", 2);
+    String head = call(TEAM, "GET", "/v1/changes?topic=team%2Fahead&since=earliest", null).json().path("cursor").asText();
+    String ahead = head.substring(0, head.lastIndexOf('.') + 1) + "99";
+    int before = call(ADMIN, "GET", "/v1/webhooks?limit=1000", null).json().path("endpoints").size();
+    Http.Reply r = call(TEAM, "POST", "/v1/webhooks", "{\"url\":\"" + receiver.url("ahead") + "\",\"topics\":[\"team/ahead\"],"
+        + "\"since\":\"" + ahead + "\"}");
+    assertError(r, 400, "invalid_cursor");
+    assertThat(call(ADMIN, "GET", "/v1/webhooks?limit=1000", null).json().path("endpoints")).hasSize(before);
+  }
 }
