@@ -85,6 +85,8 @@ public final class Dispatcher implements AppendListener {
   private final Options options;
   private final Listener listener;
   private final Map<String, Lane> lanes = new HashMap<>();
+  // The size of lanes, for the engine thread: with no targets, appends cost the dispatcher nothing.
+  private volatile int laneCount;
   private final ArrayDeque<Lane> waiting = new ArrayDeque<>();
   // Which lanes want a topic, worked out on first use; cleared whenever the set of targets changes.
   private final Map<String, List<Lane>> byTopic = new HashMap<>();
@@ -173,6 +175,7 @@ public final class Dispatcher implements AppendListener {
   public Future<Void> remove(String id) {
     return onContext(() -> {
       Lane lane = lanes.remove(id);
+      laneCount = lanes.size();
       if (lane == null) {
         return Future.succeededFuture();
       }
@@ -319,6 +322,9 @@ public final class Dispatcher implements AppendListener {
 
   @Override
   public void onAppend(TopicHead head, List<Event> events) {
+    if (laneCount == 0) {
+      return;
+    }
     String topic = head.topic();
     long last = head.lastOffset();
     context.runOnContext(v -> {
@@ -353,6 +359,7 @@ public final class Dispatcher implements AppendListener {
 
   private void install(Lane lane) {
     Lane old = lanes.put(lane.target.id(), lane);
+    laneCount = lanes.size();
     if (old != null) {
       old.removed = true;
       old.cancelTimers(timers);

@@ -168,4 +168,15 @@ class WebhooksApiTest {
     assertError(r, 400, "invalid_cursor");
     assertThat(call(ADMIN, "GET", "/v1/webhooks?limit=1000", null).json().path("endpoints")).hasSize(before);
   }
+
+  @Test
+  void anEndpointsRateLimitSpacesItsRequests() throws Exception {
+    create(TEAM, "paced", "[\"team/paced\"]", "\"batch\":{\"max_events\":1},\"rate_limit\":2");
+    publish("team/paced", 7);
+    List<Receiver.Request> got = receiver.await("paced", WAIT, l -> WebhookDeliveryTest.delivered(l).size() >= 7);
+    assertThat(got).hasSize(7);
+    // A bucket of 2 requests a second: the first two at once, then one every 500 ms.
+    assertThat(Duration.ofNanos(got.get(6).arrivedNanos() - got.get(0).arrivedNanos()))
+        .isGreaterThanOrEqualTo(Duration.ofMillis(2300));
+  }
 }

@@ -213,4 +213,21 @@ class WebPushDeliveryTest {
     Thread.sleep(300);
     assertThat(pushService.getOk("/messages/" + pushId(browser))).isEmpty();
   }
+
+  @Test
+  void theVapidKeyIsMadeOnceAndKeptInTheStore() throws Exception {
+    java.nio.file.Path data = Files.createTempDirectory("tidings-wp-key-");
+    String first;
+    try (TidingsProcess one = TidingsProcess.builder().name("webpush-key-1").data(data).start()) {
+      first = new Http(one).getOk("/v1/webpush/vapid-public-key").path("public_key").asText();
+    }
+    try (TidingsProcess two = TidingsProcess.builder().name("webpush-key-2").data(data).start()) {
+      assertThat(new Http(two).getOk("/v1/webpush/vapid-public-key").path("public_key").asText()).isEqualTo(first);
+    }
+    try (TidingsProcess other = TidingsProcess.builder().name("webpush-key-3")
+        .data(Files.createTempDirectory("tidings-wp-key-")).start()) {
+      assertThat(new Http(other).getOk("/v1/webpush/vapid-public-key").path("public_key").asText())
+          .as("another store, another key").isNotEqualTo(first);
+    }
+  }
 }
