@@ -3,9 +3,8 @@ package io.tidings.server.webhooks;
 import io.tidings.server.delivery.Batch;
 import io.tidings.server.delivery.Item;
 import io.tidings.server.delivery.Outcome;
-import io.tidings.server.delivery.Target;
+import io.tidings.server.delivery.FilteredTarget;
 import io.tidings.server.delivery.Timers;
-import io.tidings.server.delivery.TopicFilter;
 import io.tidings.server.http.Json;
 import io.tidings.server.outbound.OutboundClient;
 import io.tidings.server.outbound.TargetGuard;
@@ -13,7 +12,6 @@ import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import java.net.URI;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -21,10 +19,8 @@ import java.util.Map;
  * {@code {"events":[...]}} per message, Standard Webhooks headers, to the address the SSRF guard
  * checked just before.
  */
-final class WebhookTarget implements Target {
+final class WebhookTarget extends FilteredTarget {
   private final WebhookEndpoint endpoint;
-  private final TopicFilter filter;
-  private final List<String> prefixes;
   private final URI uri;
   private final TargetGuard guard;
   private final OutboundClient client;
@@ -35,9 +31,8 @@ final class WebhookTarget implements Target {
 
   WebhookTarget(WebhookEndpoint endpoint, URI uri, TargetGuard guard, OutboundClient client, Timers timers,
       long timeoutMillis, long maxBytes, double defaultRate) {
+    super(endpoint.topics(), endpoint.owner());
     this.endpoint = endpoint;
-    this.filter = new TopicFilter(endpoint.topics(), endpoint.owner());
-    this.prefixes = filter.prefixes(endpoint.topics());
     this.uri = uri;
     this.guard = guard;
     this.client = client;
@@ -64,16 +59,6 @@ final class WebhookTarget implements Target {
   @Override
   public boolean enabled() {
     return endpoint.enabled();
-  }
-
-  @Override
-  public boolean wants(String topic) {
-    return filter.wants(topic);
-  }
-
-  @Override
-  public List<String> prefixes() {
-    return prefixes;
   }
 
   @Override

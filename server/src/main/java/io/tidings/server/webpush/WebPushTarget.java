@@ -3,8 +3,7 @@ package io.tidings.server.webpush;
 import io.tidings.server.delivery.Batch;
 import io.tidings.server.delivery.Item;
 import io.tidings.server.delivery.Outcome;
-import io.tidings.server.delivery.Target;
-import io.tidings.server.delivery.TopicFilter;
+import io.tidings.server.delivery.FilteredTarget;
 import io.tidings.server.http.Json;
 import io.tidings.server.outbound.OutboundClient;
 import io.tidings.server.outbound.OutboundResponse;
@@ -12,7 +11,6 @@ import io.tidings.server.outbound.TargetGuard;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -21,12 +19,10 @@ import java.util.Map;
  * newest cursor, and the app pulls the changes. A reset is one message too (the app refetches the
  * state): a push per state entry would help nobody.
  */
-final class WebPushTarget implements Target {
+final class WebPushTarget extends FilteredTarget {
   private static final int NOTIFY_COALESCE = 1000;
 
   private final WebPushSubscription subscription;
-  private final TopicFilter filter;
-  private final List<String> prefixes;
   private final TargetGuard guard;
   private final OutboundClient client;
   private final Vapid vapid;
@@ -36,9 +32,8 @@ final class WebPushTarget implements Target {
 
   WebPushTarget(WebPushSubscription subscription, TargetGuard guard, OutboundClient client, Vapid vapid,
       long ttlSeconds, String urgency, long timeoutMillis) {
+    super(subscription.topics(), subscription.owner());
     this.subscription = subscription;
-    this.filter = new TopicFilter(subscription.topics(), subscription.owner());
-    this.prefixes = filter.prefixes(subscription.topics());
     this.guard = guard;
     this.client = client;
     this.vapid = vapid;
@@ -64,16 +59,6 @@ final class WebPushTarget implements Target {
   @Override
   public boolean enabled() {
     return true;
-  }
-
-  @Override
-  public boolean wants(String topic) {
-    return filter.wants(topic);
-  }
-
-  @Override
-  public List<String> prefixes() {
-    return prefixes;
   }
 
   @Override
