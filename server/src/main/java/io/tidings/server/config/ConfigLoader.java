@@ -283,6 +283,11 @@ public final class ConfigLoader {
     if (p.vapid != null) {
       check(p.vapid.publicKey != null && p.vapid.privateKey != null,
           "webpush.vapid needs both public_key and private_key");
+      try {
+        io.tidings.server.webpush.VapidKeys.fromBase64Url(p.vapid.publicKey, p.vapid.privateKey);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException("webpush.vapid: " + e.getMessage());
+      }
     }
   }
 
