@@ -11,7 +11,7 @@
 #   DURATION         [20]     seconds the saturation phase should take (its event count is sized from
 #                             the warm-up rate), and measured seconds of the baseline
 #   WARMUP           [15]     minimum warm-up under a backlog; it goes on in 3 s steps (up to
-#                             WARMUP_MAX [60]) until the delivery rate is steady and the server's JIT is idle
+#                             WARMUP_MAX [90]) until the delivery rate is steady and the server's JIT is idle
 #   LAG_LOAD         [0.5]    the lag phase publishes at this fraction of the saturation rate (0 = none)
 #   LAG_SECONDS      [10]     publishing seconds of the lag phase
 #   EVENTS           []       events of the saturation phase instead of the sized count
@@ -45,7 +45,7 @@ TOPICS="${TOPICS:-shared}"
 BATCHES="${BATCHES:-1,100}"
 DURATION="${DURATION:-20}"
 WARMUP="${WARMUP:-15}"
-WARMUP_MAX="${WARMUP_MAX:-60}"
+WARMUP_MAX="${WARMUP_MAX:-90}"
 LAG_LOAD="${LAG_LOAD:-0.5}"
 LAG_SECONDS="${LAG_SECONDS:-10}"
 EVENTS="${EVENTS:-}"
@@ -127,7 +127,7 @@ for b in $(echo "$BATCHES" | tr ',' ' '); do
   [ -n "$(get "$k.events_per_s")" ] || continue
   row "tidings max_events=$b: events/s, requests/s" "$(get "$k.events_per_s"), $(get "$k.requests_per_s") ($(get "$k.events_per_request") events/request)"
   row "tidings max_events=$b: lag p50/p99/max ms at $(get "$k.lag.deliveries_per_s") ev/s" "$(get "$k.lag.p50_ms") / $(get "$k.lag.p99_ms") / $(get "$k.lag.max_ms")"
-  row "tidings max_events=$b: server CPU %, us/request" "$(get "$k.server_cpu_pct"), $(get "$k.server_us_per_request")"
+  row "tidings max_events=$b: server CPU %, us/request (w/o JIT)" "$(get "$k.server_cpu_pct"), $(get "$k.server_us_per_request") ($(get "$k.server_us_per_request_without_jit"))"
   row "tidings max_events=$b: SQLite commits per request" "$(get "$k.commits_per_request") ($(get "$k.commits_per_s")/s)"
   row "tidings max_events=$b: dups / gaps / failed attempts" "$(get "$k.duplicates") / $(get "$k.gaps") / $(get "$k.attempts_failed")"
   row "tidings max_events=$b: warm-up steady" "$(get "$k.warmup_steady") ($(get "$k.warmup_seconds") s)"

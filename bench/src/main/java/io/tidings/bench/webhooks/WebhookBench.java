@@ -71,13 +71,13 @@ public final class WebhookBench {
                                 per-endpoint: endpoint i has topic bench/wh/i (default shared)
         --batches LIST          batch.max_events of the endpoints, one Tidings case each (default 1,100)
         --duration S            seconds the saturation phase should take, and of the baseline (default 20)
-        --warmup S / --warmup-max S   warm-up under a backlog: at least / at most (default 15 / 60); in 3 s
+        --warmup S / --warmup-max S   warm-up under a backlog: at least / at most (default 15 / 90); in 3 s
                                 steps until two agree within 15% and the server's JIT is (nearly) idle
         --lag-load F            the lag phase publishes at F x the saturation rate (default 0.5; 0 = no lag phase)
         --lag-seconds S         publishing seconds of the lag phase (default 10)
         --events N              events to publish in the saturation phase (default: sized from the warm-up)
         --data-bytes B          bytes of each event's data (default 100)
-        --publish-batch N       most events per publish request (default 20)
+        --publish-batch N       most events per publish request (default 100)
         --publish-connections N publish connections (default 16; one request per topic in flight)
         --max-in-flight N       webhooks.max_in_flight of the server (default: the server's, 64)
         --receiver-ports N      ports the receiver listens on; endpoint i uses port i mod N (default 1)
@@ -140,12 +140,12 @@ public final class WebhookBench {
     }
     duration = Double.parseDouble(a.getOrDefault("duration", "20"));
     warmupMin = Double.parseDouble(a.getOrDefault("warmup", "15"));
-    warmupMax = Math.max(warmupMin, Double.parseDouble(a.getOrDefault("warmup-max", "60")));
+    warmupMax = Math.max(warmupMin, Double.parseDouble(a.getOrDefault("warmup-max", "90")));
     lagLoad = Double.parseDouble(a.getOrDefault("lag-load", "0.5"));
     lagSeconds = Double.parseDouble(a.getOrDefault("lag-seconds", "10"));
     eventsOverride = Long.parseLong(a.getOrDefault("events", "0"));
     dataBytes = Integer.parseInt(a.getOrDefault("data-bytes", "100"));
-    publishBatch = Integer.parseInt(a.getOrDefault("publish-batch", "20"));
+    publishBatch = Integer.parseInt(a.getOrDefault("publish-batch", "100"));
     publishConnections = Integer.parseInt(a.getOrDefault("publish-connections", "16"));
     maxInFlight = Integer.parseInt(a.getOrDefault("max-in-flight", "0"));
     receiverPorts = Integer.parseInt(a.getOrDefault("receiver-ports", "1"));
@@ -283,9 +283,20 @@ public final class WebhookBench {
         long lastProgressAt = System.nanoTime();
         long lastCount = 0;
         double limit = Math.max(120, duration * 6);
+        // The server's messages in flight (tidings.delivery.in_flight) and the receiver's open
+        // connections, sampled every 0.5 s while the backlog lasts.
+        double inFlightSum = 0;
+        double connSum = 0;
+        int gaugeSamples = 0;
+        int tick = 0;
         while (true) {
           Thread.sleep(100);
           JsonObject st = receiver.stats();
+          if (++tick % 5 == 0 && st.getLong("events") - s0.events < 0.9 * target) {
+            inFlightSum += metric(get(server.baseUrl() + "/metrics").body(), "tidings_delivery_in_flight", null);
+            connSum += st.getLong("connections");
+            gaugeSamples++;
+          }
           long got = st.getLong("events") - s0.events;
           double t = (System.nanoTime() - t0) / 1e9;
           samples.add(new double[] {t, got, st.getLong("requests") - s0.requests});
@@ -332,6 +343,13 @@ public final class WebhookBench {
         results.put(k + ".backlog_lag_p50_ms", msNum(backlogLag.getValueAtPercentile(50)));
         results.put(k + ".backlog_lag_p99_ms", msNum(backlogLag.getValueAtPercentile(99)));
         report(k, s0, s1, delivered, requests, total, server.pid());
+        if (gaugeSamples > 0) {
+          OUT.printf(Locale.ROOT, "   while the backlog lasted: %.1f messages in flight on average (webhooks.max_in_flight %s),"
+              + " %.1f connections open at the receiver%n", inFlightSum / gaugeSamples,
+              maxInFlight > 0 ? Integer.toString(maxInFlight) : "64", connSum / gaugeSamples);
+          results.put(k + ".in_flight_mean", fmt(inFlightSum / gaugeSamples));
+          results.put(k + ".receiver_connections_mean", fmt(connSum / gaugeSamples));
+        }
 
         // ---- lag at a fraction of the saturation rate
         if (lagLoad > 0) {

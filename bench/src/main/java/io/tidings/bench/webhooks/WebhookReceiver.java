@@ -76,6 +76,8 @@ public final class WebhookReceiver {
   private static final LongAdder verified = new LongAdder();
   private static final LongAdder badSignatures = new LongAdder();
   private static final LongAdder other = new LongAdder();
+  private static final LongAdder connections = new LongAdder();
+  private static final LongAdder connectionsOpened = new LongAdder();
   private static final Recorder lag = new Recorder(TimeUnit.MINUTES.toMicros(10), 3);
   private static final Map<String, PathState> paths = new ConcurrentHashMap<>();
   private static final Map<String, byte[]> secrets = new ConcurrentHashMap<>();
@@ -179,6 +181,11 @@ public final class WebhookReceiver {
         HttpServer s = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(port)
             .setTcpNoDelay(true).setIdleTimeout(0));
         s.requestHandler(WebhookReceiver::handle);
+        s.connectionHandler(c -> {
+          connections.increment();
+          connectionsOpened.increment();
+          c.closeHandler(v -> connections.decrement());
+        });
         servers.add(s);
         all.add(s.listen());
       }
@@ -359,6 +366,7 @@ public final class WebhookReceiver {
     return "{\"requests\":" + requests.sum() + ",\"events\":" + events.sum() + ",\"bytes\":" + bytes.sum()
         + ",\"duplicates\":" + duplicates.sum() + ",\"gaps\":" + gaps.sum() + ",\"verified\":" + verified.sum()
         + ",\"bad_signatures\":" + badSignatures.sum() + ",\"other\":" + other.sum() + ",\"hook_paths\":" + hookPaths
+        + ",\"connections\":" + connections.sum() + ",\"connections_opened\":" + connectionsOpened.sum()
         + ",\"time_ms\":" + System.currentTimeMillis() + ",\"paths\":{" + perPath + "}}";
   }
 
