@@ -21,7 +21,8 @@
 #                             a separate target, hence a separate outbound connection pool in Tidings
 #   RECEIVER_LOOPS   [1]      receiver event loops
 #   VERIFY           [0]      1 = the receiver checks every webhook-signature (HMAC-SHA256)
-#   BASELINE_CONCURRENCY [ENDPOINTS]             closed POST loops of the baseline
+#   BASELINE_CONCURRENCY [ENDPOINTS]             closed POST loops of the baseline (it runs after the
+#                                                first Tidings case and again after the last one)
 #   BASELINE_CONNECTIONS [BASELINE_CONCURRENCY]  their keep-alive connections (over all ports)
 #   SKIP_BASELINE    [0]      1 = no baseline
 #   SERVE_ARGS       []       extra 'tidings serve' arguments, for diagnostics (e.g. "--store memory")
@@ -105,7 +106,7 @@ args=(--tidings-jar "$server_jar" --server-jvm "$SERVER_JVM_OPTS" --serve-args "
 [ "$SKIP_BASELINE" = 1 ] && args+=(--skip-baseline)
 ncases="$(echo "$BATCHES" | tr ',' '\n' | grep -c .)"
 # Per case: start, registration, warm-up, saturation (sized to DURATION, bounded at 6x), lag, drains.
-limit=$(( ncases * (${WARMUP_MAX%.*} + 6 * ${DURATION%.*} + ${LAG_SECONDS%.*} + 240) + 2 * ${DURATION%.*} + 120 ))
+limit=$(( ncases * (${WARMUP_MAX%.*} + 6 * ${DURATION%.*} + ${LAG_SECONDS%.*} + 240) + 2 * (${DURATION%.*} + 10) + 120 ))
 log "webhook benchmark: $ENDPOINTS endpoints, topics $TOPICS, batches $BATCHES, ${DURATION}s phases (bound ${limit}s)"
 # In the background and waited for, so that an interrupt reaches the trap at once; the coordinator
 # stops its server and receiver when it gets SIGTERM (from timeout or from cleanup).
@@ -129,13 +130,16 @@ for b in $(echo "$BATCHES" | tr ',' ' '); do
   row "tidings max_events=$b: lag p50/p99/max ms at $(get "$k.lag.deliveries_per_s") ev/s" "$(get "$k.lag.p50_ms") / $(get "$k.lag.p99_ms") / $(get "$k.lag.max_ms")"
   row "tidings max_events=$b: server CPU %, us/request (w/o JIT)" "$(get "$k.server_cpu_pct"), $(get "$k.server_us_per_request") ($(get "$k.server_us_per_request_without_jit"))"
   row "tidings max_events=$b: SQLite commits per request" "$(get "$k.commits_per_request") ($(get "$k.commits_per_s")/s)"
+  row "tidings max_events=$b: in flight, receiver connections" "$(get "$k.in_flight_mean"), $(get "$k.receiver_connections_mean")"
   row "tidings max_events=$b: dups / gaps / failed attempts" "$(get "$k.duplicates") / $(get "$k.gaps") / $(get "$k.attempts_failed")"
   row "tidings max_events=$b: warm-up steady" "$(get "$k.warmup_steady") ($(get "$k.warmup_seconds") s)"
 done
 if [ -n "$(get baseline.requests_per_s)" ]; then
-  row "baseline POST loop: requests/s" "$(get baseline.requests_per_s) ($(get baseline.concurrency) loops, $(get baseline.connections) connections, $(get baseline.body_bytes) B body)"
-  row "baseline POST loop: latency p50/p99 ms" "$(get baseline.p50_ms) / $(get baseline.p99_ms)"
-  row "baseline: receiver CPU %, us/request" "$(get baseline.receiver_cpu_pct), $(get baseline.receiver_us_per_request)"
+  runs="$(get baseline.1.requests_per_s)"
+  [ -n "$(get baseline.2.requests_per_s)" ] && runs="$runs, $(get baseline.2.requests_per_s)"
+  row "baseline POST loop: requests/s (mean; runs)" "$(get baseline.requests_per_s); $runs ($(get baseline.concurrency) loops, $(get baseline.connections) connections, $(get baseline.body_bytes) B body)"
+  row "baseline POST loop: latency p50/p99 ms (run 1)" "$(get baseline.1.p50_ms) / $(get baseline.1.p99_ms)"
+  row "baseline: receiver / client us per request (run 1)" "$(get baseline.1.receiver_us_per_request) / $(get baseline.1.client_us_per_request)"
   for b in $(echo "$BATCHES" | tr ',' ' '); do
     [ -n "$(get "ratio.b$b.requests")" ] || continue
     row "RATIO tidings max_events=$b / baseline" "requests $(get "ratio.b$b.requests"), events $(get "ratio.b$b.events")"

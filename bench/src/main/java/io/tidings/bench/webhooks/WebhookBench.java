@@ -175,18 +175,24 @@ public final class WebhookBench {
 
     try (Receiver receiver = Receiver.start()) {
       OUT.printf(Locale.ROOT, "-- receiver pid %d on 127.0.0.1 ports %s%n", receiver.pid, receiver.portsText());
-      boolean baselineDone = !doBaseline;
+      // The baseline runs after the first case (whose one-event body it copies) and again after the
+      // last one, so that a change in the machine's load over the run shows in both.
+      List<Double> baseRates = new ArrayList<>();
       if (doTidings) {
-        for (int b : batches) {
-          tidingsCase(receiver, b);
-          if (!baselineDone) {
-            baseline(receiver, baselineConcurrency, baselineConnections);
-            baselineDone = true;
+        for (int i = 0; i < batches.size(); i++) {
+          tidingsCase(receiver, batches.get(i));
+          if (doBaseline && (i == 0 || i == batches.size() - 1)) {
+            baseRates.add(baseline(receiver, baselineConcurrency, baselineConnections, baseRates.size() + 1));
           }
         }
       }
-      if (!baselineDone) {
-        baseline(receiver, baselineConcurrency, baselineConnections);
+      if (doBaseline && baseRates.isEmpty()) {
+        baseRates.add(baseline(receiver, baselineConcurrency, baselineConnections, 1));
+      }
+      if (!baseRates.isEmpty()) {
+        double mean = baseRates.stream().mapToDouble(Double::doubleValue).average().orElse(0);
+        results.put("baseline.requests_per_s", fmt(mean));
+        results.put("baseline.runs", Integer.toString(baseRates.size()));
       }
     }
     results.put("load_average.end", loadAverage());
@@ -194,7 +200,8 @@ public final class WebhookBench {
     String base = results.get("baseline.requests_per_s");
     if (base != null) {
       double br = Double.parseDouble(base);
-      OUT.println("-- ratios to the baseline (same run, same receiver)");
+      OUT.printf(Locale.ROOT, "-- ratios to the baseline (same run, same receiver; baseline %,.0f requests/s, mean of %s run(s))%n",
+          br, results.get("baseline.runs"));
       for (int b : batches) {
         String k = "tidings.b" + b;
         if (results.containsKey(k + ".requests_per_s")) {
@@ -680,7 +687,8 @@ public final class WebhookBench {
   // ---------------------------------------------------------------------------------------------
   // The baseline
 
-  private static void baseline(Receiver receiver, int concurrency, int connections) throws Exception {
+  /** One baseline run; returns its requests per second. */
+  private static double baseline(Receiver receiver, int concurrency, int connections, int run) throws Exception {
     String template = receiver.sample();
     String source = "the body of a one-event webhook request Tidings sent";
     if (template == null) {
@@ -695,8 +703,8 @@ public final class WebhookBench {
       receiver.secret("/base/" + i, s);
     }
     double warm = Math.max(5, Math.min(10, duration / 2));
-    OUT.printf(Locale.ROOT, "-- baseline: %d closed POST loops over %d keep-alive connections (Vert.x, one event loop)"
-        + " to /base/<i>, %d-byte body (%s); %.0f s warm-up, %.0f s measured%n", concurrency, connections,
+    OUT.printf(Locale.ROOT, "-- baseline run %d: %d closed POST loops over %d keep-alive connections (Vert.x, one event"
+        + " loop) to /base/<i>, %d-byte body (%s); %.0f s warm-up, %.0f s measured%n", run, concurrency, connections,
         template.getBytes(StandardCharsets.UTF_8).length, source, warm, duration);
     try (PostLoop loop = new PostLoop(receiver.ports, concurrency, connections, template, secrets)) {
       loop.run(warm, 0);
@@ -724,14 +732,17 @@ public final class WebhookBench {
       results.put("baseline.concurrency", Integer.toString(concurrency));
       results.put("baseline.connections", Integer.toString(connections));
       results.put("baseline.body_bytes", Integer.toString(template.getBytes(StandardCharsets.UTF_8).length));
-      results.put("baseline.requests_per_s", fmt(rate));
-      results.put("baseline.errors", Long.toString(r.errors()));
-      results.put("baseline.p50_ms", msNum(h.getValueAtPercentile(50)));
-      results.put("baseline.p99_ms", msNum(h.getValueAtPercentile(99)));
-      results.put("baseline.receiver_cpu_pct", fmt(rcvPct));
-      results.put("baseline.receiver_us_per_request", fmt((rc1 - rc0) / (double) Math.max(1, req)));
-      results.put("baseline.client_cpu_pct", fmt(cliPct));
-      results.put("baseline.bad_signatures", Long.toString(s1.getLong("bad_signatures") - s0.getLong("bad_signatures")));
+      String b = "baseline." + run + ".";
+      results.put(b + "requests_per_s", fmt(rate));
+      results.put(b + "errors", Long.toString(r.errors()));
+      results.put(b + "p50_ms", msNum(h.getValueAtPercentile(50)));
+      results.put(b + "p99_ms", msNum(h.getValueAtPercentile(99)));
+      results.put(b + "receiver_cpu_pct", fmt(rcvPct));
+      results.put(b + "receiver_us_per_request", fmt((rc1 - rc0) / (double) Math.max(1, req)));
+      results.put(b + "client_cpu_pct", fmt(cliPct));
+      results.put(b + "client_us_per_request", fmt((cc1 - cc0) / (double) Math.max(1, r.ok())));
+      results.put(b + "bad_signatures", Long.toString(s1.getLong("bad_signatures") - s0.getLong("bad_signatures")));
+      return rate;
     }
   }
 
