@@ -16,14 +16,14 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** CPU time and memory of processes, read from /proc (Linux only; -1 where unreadable). */
-final class ProcStats {
+public final class ProcStats {
   private static final Path PROC = Path.of("/proc");
   private static volatile long clkTck = -1;
 
   private ProcStats() {}
 
   /** Clock ticks per second of /proc/PID/stat's times ({@code getconf CLK_TCK}, normally 100). */
-  static long clkTck() {
+  public static long clkTck() {
     if (clkTck > 0) {
       return clkTck;
     }
@@ -44,7 +44,7 @@ final class ProcStats {
   }
 
   /** {@code pid} and all its descendants that are alive now. */
-  static List<Long> tree(long pid) {
+  public static List<Long> tree(long pid) {
     Map<Long, List<Long>> children = new HashMap<>();
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(PROC)) {
       for (Path d : ds) {
@@ -97,7 +97,7 @@ final class ProcStats {
   }
 
   /** utime + stime of {@code pid} and its descendants, in microseconds (unreadable ones count 0). */
-  static long cpuMicros(List<Long> pids) {
+  public static long cpuMicros(List<Long> pids) {
     long ticks = 0;
     for (long p : pids) {
       long t = cpuTicks(p);
@@ -163,7 +163,7 @@ final class ProcStats {
    * Seconds a JVM's JIT compilers have spent so far ({@code jstat -compiler PID}), or -1 when that
    * cannot be read (not a JVM, no jstat, no perf data).
    */
-  static double jitSeconds(long pid) {
+  public static double jitSeconds(long pid) {
     Path jstat = Path.of(System.getProperty("java.home"), "bin", "jstat");
     if (!Files.isExecutable(jstat)) {
       return -1;
