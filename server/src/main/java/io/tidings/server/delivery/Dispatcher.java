@@ -897,7 +897,7 @@ public final class Dispatcher implements AppendListener {
 
   private void recordAttempt(Lane lane, Pending p, Outcome o, long now, List<RecordWrite> writes) {
     long seq = ++lane.attemptSeq;
-    String id = String.format("%016d", seq);
+    String id = padded(seq);
     List<Item> items = lane.pendingItems;
     String doc = Json.bytesToString(gen -> {
       gen.writeStartObject();
@@ -953,6 +953,12 @@ public final class Dispatcher implements AppendListener {
       }
       gen.writeEndObject();
     });
+  }
+
+  /** Sixteen digits, zero-padded, so that ids sort as numbers (String.format costs a microsecond here). */
+  static String padded(long seq) {
+    String digits = Long.toString(seq);
+    return "0".repeat(Math.max(0, 16 - digits.length())) + digits;
   }
 
   private static String newMessageId() {

@@ -33,6 +33,9 @@ public final class TargetGuard {
 
   private final List<Cidr> allowTargets;
   private final Resolver resolver;
+  // pin() runs before every delivery; a URL's parse depends on nothing but its text and the allow-list.
+  private final java.util.concurrent.ConcurrentHashMap<String, Target> parsed = new java.util.concurrent.ConcurrentHashMap<>();
+  private static final int MAX_PARSED = 10_000;
 
   /**
    * @param allowTargets CIDRs ({@code "127.0.0.1/32"}, {@code "10.0.0.0/8"}, {@code "::1/128"}; a bare
@@ -74,27 +77,35 @@ public final class TargetGuard {
    * <p>Call it before every delivery, not once per registration: DNS answers change.
    */
   public CompletionStage<PinnedTarget> pin(URI uri) {
-    Target target;
-    try {
-      target = parse(uri.toString());
-    } catch (TargetRefusedException e) {
-      return CompletableFuture.failedFuture(e);
+    String text = uri.toString();
+    Target target = parsed.get(text);
+    if (target == null) {
+      try {
+        target = parse(text);
+      } catch (TargetRefusedException e) {
+        return CompletableFuture.failedFuture(e);
+      }
+      if (parsed.size() >= MAX_PARSED) {
+        parsed.clear();
+      }
+      parsed.put(text, target);
     }
-    if (target.literal != null) {
+    Target checked = target;
+    if (checked.literal != null) {
       // check() has already judged it.
       return CompletableFuture.completedFuture(
-          new PinnedTarget(target.uri, IpAddresses.address(IpAddresses.unmap(target.literal))));
+          new PinnedTarget(checked.uri, IpAddresses.address(IpAddresses.unmap(checked.literal))));
     }
     CompletionStage<List<InetAddress>> resolved;
     try {
-      resolved = resolver.resolve(target.host);
+      resolved = resolver.resolve(checked.host);
     } catch (RuntimeException e) {
       resolved = CompletableFuture.failedFuture(e);
     }
     return resolved.handle((addresses, failure) -> {
       if (failure != null || addresses == null || addresses.isEmpty()) {
         throw new CompletionException(new TargetRefusedException("unresolvable",
-            "does not resolve (" + describe(failure, target.host) + ")"));
+            "does not resolve (" + describe(failure, checked.host) + ")"));
       }
       // Every address, not just the one connected to: a name with one forbidden address is refused
       // whatever the order of the answer, which the name's owner controls.
@@ -105,14 +116,14 @@ public final class TargetGuard {
           throw new CompletionException(refused(kind, bytes, "resolves to "));
         }
       }
-      if (!target.tls) {
+      if (!checked.tls) {
         for (InetAddress address : addresses) {
           if (!allowed(IpAddresses.bytes(address))) {
             throw new CompletionException(httpsRequired());
           }
         }
       }
-      return new PinnedTarget(target.uri, IpAddresses.bare(addresses.get(0)));
+      return new PinnedTarget(checked.uri, IpAddresses.bare(addresses.get(0)));
     });
   }
 

@@ -16,6 +16,14 @@ public final class WebhookSigner {
   /** The prefix of every secret, as Standard Webhooks libraries expect it. */
   public static final String PREFIX = "whsec_";
   private static final SecureRandom RANDOM = new SecureRandom();
+  // Mac.getInstance walks the providers each time: one instance per thread, keyed afresh per secret.
+  private static final ThreadLocal<Mac> MACS = ThreadLocal.withInitial(() -> {
+    try {
+      return Mac.getInstance("HmacSHA256");
+    } catch (GeneralSecurityException e) {
+      throw new IllegalStateException("HmacSHA256 is unavailable", e);
+    }
+  });
 
   private WebhookSigner() {}
 
@@ -32,7 +40,7 @@ public final class WebhookSigner {
     StringBuilder out = new StringBuilder();
     for (String secret : secrets) {
       try {
-        Mac mac = Mac.getInstance("HmacSHA256");
+        Mac mac = MACS.get();
         mac.init(new SecretKeySpec(key(secret), "HmacSHA256"));
         mac.update(prefix);
         mac.update(body);
@@ -41,7 +49,7 @@ public final class WebhookSigner {
         }
         out.append("v1,").append(Base64.getEncoder().encodeToString(mac.doFinal()));
       } catch (GeneralSecurityException e) {
-        throw new IllegalStateException("HmacSHA256 is unavailable", e);
+        throw new IllegalStateException("an HMAC key was refused", e);
       }
     }
     return out.toString();
