@@ -487,19 +487,20 @@ public final class Dispatcher implements AppendListener {
         lane.arm(timers, context, wait, () -> pump(lane));
         return;
       }
-      if (lane.bucket != null) {
-        ConsumptionProbe probe = lane.bucket.tryConsumeAndReturnRemaining(1);
-        if (!probe.isConsumed()) {
-          lane.arm(timers, context, Math.max(1, probe.getNanosToWaitForRefill() / 1_000_000), () -> pump(lane));
-          return;
-        }
-      }
       if (inFlight >= options.maxInFlight()) {
         if (!lane.queued) {
           lane.queued = true;
           waiting.add(lane);
         }
         return;
+      }
+      // After the slot check, so that a lane waiting for a slot does not spend its rate meanwhile.
+      if (lane.bucket != null) {
+        ConsumptionProbe probe = lane.bucket.tryConsumeAndReturnRemaining(1);
+        if (!probe.isConsumed()) {
+          lane.arm(timers, context, Math.max(1, probe.getNanosToWaitForRefill() / 1_000_000), () -> pump(lane));
+          return;
+        }
       }
       send(lane, p);
       return;
@@ -533,7 +534,6 @@ public final class Dispatcher implements AppendListener {
     }
   }
 
-  /** Reads the events after a topic's cursor and, when there are any, stores them as the pending message. */
   /**
    * A message made but not stored yet: the pending message, its items, and (for a reset page)
    * whether the state is complete after it. Empty items: a reset whose last page came back empty.
@@ -561,6 +561,7 @@ public final class Dispatcher implements AppendListener {
     });
   }
 
+  /** Reads the events after a topic's cursor into a message, or starts a reset when the cursor cannot go on. */
   private Future<Draft> events(Lane lane, String topic, TopicState ts) {
     long after = ts.cursor == null ? 0 : ts.cursor.offset();
     int max = lane.target.maxEvents();
