@@ -84,8 +84,8 @@ public final class PublishBench {
     }
     Path jar = Path.of(a.getOrDefault("jar", "server/target/tidings.jar")).toAbsolutePath();
     String serverUrl = a.get("server-url");
-    List<String> jvm = split(a.getOrDefault("jvm", "-Xms1g -Xmx1g"));
-    List<String> serveArgs = split(a.getOrDefault("serve-args", ""));
+    List<String> jvm = BenchArgs.split(a.getOrDefault("jvm", "-Xms1g -Xmx1g"));
+    List<String> serveArgs = BenchArgs.split(a.getOrDefault("serve-args", ""));
     double duration = Double.parseDouble(a.getOrDefault("duration", "20"));
     int rounds = Integer.parseInt(a.getOrDefault("rounds", "4"));
     double warmup = Double.parseDouble(a.getOrDefault("warmup", "15"));
@@ -114,7 +114,8 @@ public final class PublishBench {
     Map<String, String> results = new LinkedHashMap<>();
     PrintStream out = System.out;
     out.printf(Locale.ROOT, "== PublishBench %s  (cores=%d, load average %s, work dir %s)%n",
-        OffsetDateTime.now(ZoneOffset.UTC).withNano(0), Runtime.getRuntime().availableProcessors(), loadAverage(),
+        OffsetDateTime.now(ZoneOffset.UTC).withNano(0), Runtime.getRuntime().availableProcessors(),
+        BenchArgs.loadAverage(),
         work);
     out.printf(Locale.ROOT, "   %d publishers, body %d B; %.0f s measured per phase in %d rounds of %.1f s%n",
         concurrency, eventSize, duration, rounds, slice);
@@ -278,7 +279,7 @@ public final class PublishBench {
       }
     }
 
-    out.printf(Locale.ROOT, "   load average at the end: %s%n", loadAverage());
+    out.printf(Locale.ROOT, "   load average at the end: %s%n", BenchArgs.loadAverage());
     if (a.containsKey("results")) {
       StringBuilder sb = new StringBuilder();
       results.forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
@@ -459,39 +460,11 @@ public final class PublishBench {
   }
 
   private static Map<String, String> parse(String[] argv) {
-    Map<String, String> m = new LinkedHashMap<>();
-    for (int i = 0; i < argv.length; i++) {
-      String k = argv[i];
-      if (!k.startsWith("--")) {
-        throw new IllegalArgumentException("unexpected argument " + k + "\n" + USAGE);
-      }
-      k = k.substring(2);
-      if (k.equals("help") || k.equals("skip-raw") || k.equals("skip-publish") || k.equals("raw-generated-keys")
-          || k.equals("raw-engine-pattern")) {
-        m.put(k, "true");
-      } else if (i + 1 < argv.length) {
-        m.put(k, argv[++i]);
-      } else {
-        throw new IllegalArgumentException("--" + k + " needs a value\n" + USAGE);
-      }
-    }
-    return m;
+    return BenchArgs.parse(argv,
+        java.util.Set.of("skip-raw", "skip-publish", "raw-generated-keys", "raw-engine-pattern"), USAGE);
   }
 
-  private static List<String> split(String s) {
-    s = s.trim();
-    return s.isEmpty() ? List.of() : new ArrayList<>(Arrays.asList(s.split("\\s+")));
-  }
 
-  /** The 1, 5 and 15 minute load averages, or "?" where /proc is missing. */
-  private static String loadAverage() {
-    try {
-      String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
-      return f[0] + " " + f[1] + " " + f[2];
-    } catch (IOException | RuntimeException e) {
-      return "?";
-    }
-  }
 
   private static double median(double[] v) {
     double[] c = v.clone();

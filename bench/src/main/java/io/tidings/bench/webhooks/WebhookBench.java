@@ -1,5 +1,7 @@
 package io.tidings.bench.webhooks;
 
+import io.tidings.bench.BenchArgs;
+
 import io.tidings.bench.ServerProcess;
 import io.tidings.bench.push.ProcStats;
 import io.vertx.core.json.JsonObject;
@@ -22,7 +24,6 @@ import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Base64;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -125,9 +126,9 @@ public final class WebhookBench {
       return;
     }
     tidingsJar = Path.of(a.getOrDefault("tidings-jar", "server/target/tidings.jar")).toAbsolutePath();
-    serverJvm = split(a.getOrDefault("server-jvm", "-Xms1g -Xmx1g"));
-    serveArgs = split(a.getOrDefault("serve-args", ""));
-    receiverJvm = split(a.getOrDefault("receiver-jvm", "-Xms256m -Xmx512m"));
+    serverJvm = BenchArgs.split(a.getOrDefault("server-jvm", "-Xms1g -Xmx1g"));
+    serveArgs = BenchArgs.split(a.getOrDefault("serve-args", ""));
+    receiverJvm = BenchArgs.split(a.getOrDefault("receiver-jvm", "-Xms256m -Xmx512m"));
     endpoints = Integer.parseInt(a.getOrDefault("endpoints", "100"));
     String topicsMode = a.getOrDefault("topics", "shared");
     if (!topicsMode.equals("shared") && !topicsMode.equals("per-endpoint")) {
@@ -161,7 +162,8 @@ public final class WebhookBench {
     Files.createDirectories(work);
 
     OUT.printf(Locale.ROOT, "== WebhookBench %s  (cores=%d, load average %s, work dir %s)%n",
-        OffsetDateTime.now(ZoneOffset.UTC).withNano(0), Runtime.getRuntime().availableProcessors(), loadAverage(), work);
+        OffsetDateTime.now(ZoneOffset.UTC).withNano(0), Runtime.getRuntime().availableProcessors(),
+        BenchArgs.loadAverage(), work);
     OUT.printf(Locale.ROOT, "   %d endpoints, topics %s, batch.max_events %s; receiver: %d port(s), %d loop(s)%s;"
         + " data %d B per event%n", endpoints, topicsMode, batches, receiverPorts, receiverLoops,
         verify ? ", verifying signatures" : "", dataBytes);
@@ -171,7 +173,7 @@ public final class WebhookBench {
     results.put("receiver.ports", Integer.toString(receiverPorts));
     results.put("receiver.loops", Integer.toString(receiverLoops));
     results.put("receiver.verify", Boolean.toString(verify));
-    results.put("load_average.start", loadAverage());
+    results.put("load_average.start", BenchArgs.loadAverage());
 
     try (Receiver receiver = Receiver.start()) {
       OUT.printf(Locale.ROOT, "-- receiver pid %d on 127.0.0.1 ports %s%n", receiver.pid, receiver.portsText());
@@ -195,7 +197,7 @@ public final class WebhookBench {
         results.put("baseline.runs", Integer.toString(baseRates.size()));
       }
     }
-    results.put("load_average.end", loadAverage());
+    results.put("load_average.end", BenchArgs.loadAverage());
     // ratios
     String base = results.get("baseline.requests_per_s");
     if (base != null) {
@@ -214,7 +216,7 @@ public final class WebhookBench {
         }
       }
     }
-    OUT.printf(Locale.ROOT, "   load average at the end: %s%n", loadAverage());
+    OUT.printf(Locale.ROOT, "   load average at the end: %s%n", BenchArgs.loadAverage());
     if (a.containsKey("results")) {
       StringBuilder sb = new StringBuilder();
       results.forEach((k, v) -> sb.append(k).append('=').append(v).append('\n'));
@@ -888,37 +890,10 @@ public final class WebhookBench {
   }
 
   private static Map<String, String> parse(String[] argv) {
-    Map<String, String> m = new LinkedHashMap<>();
-    for (int i = 0; i < argv.length; i++) {
-      String k = argv[i];
-      if (!k.startsWith("--")) {
-        throw new IllegalArgumentException("unexpected argument " + k + "\n" + USAGE);
-      }
-      k = k.substring(2);
-      if (k.equals("help") || k.equals("verify") || k.equals("skip-baseline") || k.equals("skip-tidings")) {
-        m.put(k, "true");
-      } else if (i + 1 < argv.length) {
-        m.put(k, argv[++i]);
-      } else {
-        throw new IllegalArgumentException("--" + k + " needs a value\n" + USAGE);
-      }
-    }
-    return m;
+    return BenchArgs.parse(argv, java.util.Set.of("verify", "skip-baseline", "skip-tidings"), USAGE);
   }
 
-  private static List<String> split(String s) {
-    s = s.trim();
-    return s.isEmpty() ? List.of() : new ArrayList<>(Arrays.asList(s.split("\\s+")));
-  }
 
-  private static String loadAverage() {
-    try {
-      String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
-      return f[0] + " " + f[1] + " " + f[2];
-    } catch (IOException | RuntimeException e) {
-      return "?";
-    }
-  }
 
   private static String ms(Histogram h, double percentile) {
     return ms(h.getTotalCount() == 0 ? 0 : h.getValueAtPercentile(percentile));
