@@ -11,9 +11,9 @@ import java.util.List;
  * it with the transport's resumable signal. Nothing here allocates for a connection that keeps up.
  * Loop-confined.
  */
-final class Outbound {
+public final class Outbound {
   /** The socket side: a Netty channel or a Vert.x HTTP response. */
-  interface Socket {
+  public interface Socket {
     boolean writeQueueFull();
 
     /** Writes without flushing. */
@@ -40,7 +40,7 @@ final class Outbound {
   private boolean wroteSinceFlush;
 
   /** @param dropped counts messages this queue discards: refused by {@link #offer}, or still queued at {@link #close} */
-  Outbound(Socket socket, long maxBytes, int maxMessages, java.util.concurrent.atomic.LongAdder dropped) {
+  public Outbound(Socket socket, long maxBytes, int maxMessages, java.util.concurrent.atomic.LongAdder dropped) {
     this.socket = socket;
     this.dropped = dropped;
     this.maxBytes = maxBytes;
@@ -51,7 +51,7 @@ final class Outbound {
    * Sends or queues {@code message}; false when the queue would overflow (then nothing was queued
    * and the message is dropped). Call {@link #flush} after a batch.
    */
-  boolean offer(Object message, int bytes) {
+  public boolean offer(Object message, int bytes) {
     if (closed) {
       return true;
     }
@@ -86,7 +86,7 @@ final class Outbound {
   }
 
   /** Flushes what was written since the last flush. */
-  void flush() {
+  public void flush() {
     unflushed = false;
     wroteSinceFlush = false;
     if (!closed) {
@@ -95,7 +95,7 @@ final class Outbound {
   }
 
   /** Marks a flush as pending; true when it was not already. */
-  boolean markUnflushed() {
+  public boolean markUnflushed() {
     if (unflushed) {
       return false;
     }
@@ -104,14 +104,14 @@ final class Outbound {
   }
 
   /** Runs a pending flush. */
-  void flushNow() {
+  public void flushNow() {
     if (unflushed) {
       flush();
     }
   }
 
   /** Writes what the socket takes now; runs waiting tasks once everything is out. Call from the drain handler. */
-  void drained() {
+  public void drained() {
     boolean wrote = false;
     while (queue != null && !queue.isEmpty() && !socket.writeQueueFull()) {
       socket.write(queue.poll());
@@ -136,11 +136,11 @@ final class Outbound {
   }
 
   /** Bytes of the messages handed to the socket so far. */
-  long written() {
+  public long written() {
     return written;
   }
 
-  boolean writable() {
+  public boolean writable() {
     if (closed) {
       return false;
     }
@@ -152,7 +152,7 @@ final class Outbound {
   }
 
   /** Runs {@code task} once the socket takes more (now, if it does); never, once closed. */
-  void whenWritable(Runnable task) {
+  public void whenWritable(Runnable task) {
     if (closed) {
       return;
     }
@@ -167,12 +167,12 @@ final class Outbound {
   }
 
   /** Whether the socket has refused to take more for longer than {@code limitMillis}. */
-  boolean stalled(long now, long limitMillis) {
+  public boolean stalled(long now, long limitMillis) {
     return stalledFor(now) > limitMillis;
   }
 
   /** How long the socket has refused to take more, in milliseconds (0 while it keeps up). */
-  long stalledFor(long now) {
+  public long stalledFor(long now) {
     if (blockedSince != 0 && (queue == null || queue.isEmpty()) && !socket.writeQueueFull()) {
       blockedSince = 0;
     }
@@ -180,7 +180,7 @@ final class Outbound {
   }
 
   /** Drops everything queued (counting it) and refuses further messages. */
-  void close() {
+  public void close() {
     if (!closed && queue != null) {
       dropped.add(queue.size());
     }

@@ -1,7 +1,7 @@
 package io.tidings.server.push;
 
 /** A long-lived push connection, as its event loop's {@link PushLoop} sees it. */
-interface PushConnection {
+public interface PushConnection {
   /** Called about once a second: heartbeats, idle and stall checks. */
   void tick(long now);
 

@@ -28,22 +28,26 @@ public final class PushLoop {
         (delay, task) -> context.owner().setTimer(Math.max(1, delay), id -> task.run()));
   }
 
-  HubLoop hub() {
+  /** The hub's side of this loop: push connections subscribe their feeds through it. */
+  public HubLoop hub() {
     return hub;
   }
 
-  Context context() {
+  /** The Vert.x context of this loop. */
+  public Context context() {
     return context;
   }
 
-  void add(PushConnection connection) {
+  /** Starts sweeping {@code connection} once a second ({@link PushConnection#tick}) until it is removed. */
+  public void add(PushConnection connection) {
     connections.add(connection);
     if (sweeper < 0) {
       sweeper = context.owner().setPeriodic(1000, id -> sweep());
     }
   }
 
-  void remove(PushConnection connection) {
+  /** Stops sweeping {@code connection}; call when it closes. */
+  public void remove(PushConnection connection) {
     connections.remove(connection);
   }
 
@@ -51,7 +55,7 @@ public final class PushLoop {
    * Flushes {@code out} once the loop has run the tasks already queued: when deliveries pile up
    * (a burst of publishes), a connection gets one write for all of them instead of one each.
    */
-  void flushSoon(Outbound out) {
+  public void flushSoon(Outbound out) {
     if (out.markUnflushed()) {
       unflushed.add(out);
     }

@@ -35,6 +35,14 @@ public final class PushStats {
     return sseSlow.sum() + wsSlow.sum();
   }
 
+  /**
+   * The counter of messages discarded from closing connections' queues, for transports outside this
+   * package to hand to their {@link Outbound}.
+   */
+  public LongAdder droppedCounter() {
+    return dropped;
+  }
+
   final AtomicInteger sseConnections = new AtomicInteger();
   final AtomicInteger wsConnections = new AtomicInteger();
   final AtomicInteger sseSubscriptions = new AtomicInteger();
