@@ -24,7 +24,9 @@ import java.util.List;
 
 /**
  * {@code GET /v1/state}: the latest value per key, for full-state polling. The head cursor is the
- * strong ETag, so a poller with nothing new gets a {@code 304} answered from memory.
+ * strong ETag, so a poller with nothing new gets a {@code 304} answered from memory. A poll may
+ * name companion topics ({@code push}, {@code bundle}), whose state {@link StatePush} hints and
+ * pushes alongside, each answered here as its own direct poll would be.
  */
 public final class StateHandler {
   private final Engine engine;

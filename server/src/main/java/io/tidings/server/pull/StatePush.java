@@ -41,6 +41,8 @@ public final class StatePush {
   /** The query parameter naming a bundle of {@code pull.push_bundles}. */
   public static final String BUNDLE = "bundle";
   private static final String PATH = "/v1/state?topic=";
+  /** The pace identity HttpApi gives a direct poll without {@code after_key} and {@code If-None-Match}. */
+  private static final String DIRECT_POLL = "\nnull";
 
   private final boolean serverPush;
   private final boolean earlyHints;
@@ -164,8 +166,7 @@ public final class StatePush {
       return false;
     }
     try {
-      // The same identity as HttpApi gives a direct poll: no after_key, no If-None-Match.
-      limits.checkPollPace(key, "/v1/state", topic, "" + '\n' + null);
+      limits.checkPollPace(key, "/v1/state", topic, DIRECT_POLL);
       return true;
     } catch (ApiException paced) {
       return false;
