@@ -39,8 +39,11 @@ class Http2PushTest {
             dashboard: [dash/a, dash/b]
         """).start();
     limited = TidingsProcess.builder().name("h2push-limited").memory().config("""
+        pull:
+          poll_interval: { min: 20s, max: 30s }
         limits:
-          rate: { polls_per_second: 0.01, burst: 300 }
+          rate: { polls_per_second: 0.01, burst: 500 }
+          poll_advice_factor: 1
         """).start();
     Path dir = Files.createTempDirectory("tidings-h2push-tls-");
     makeCertificate(dir);
@@ -209,16 +212,21 @@ class Http2PushTest {
   }
 
   @Test
-  void eachPushSpendsAPoll_andWhatTheLimitRefusesIsNotPushed() throws Exception {
-    // Capacity 3 (0.01/s x 300 s), refilled one per 100 s: the poll and two pushes spend it all.
-    Nghttp.Transcript t = Nghttp.get(limited.uri("/v1/state?topic=r/a&push=r/b,r/c,r/d").toString());
-    assertThat(t.response(t.requestStream()).status()).isEqualTo(200);
-    assertThat(t.promisedPaths()).containsExactly("/v1/state?topic=r/b", "/v1/state?topic=r/c");
+  void eachPushIsAPoll_andWhatTheLimitsRefuseIsNotPushed() throws Exception {
+    // Five poll tokens (0.01/s x 500 s), refilled one per 100 s; a poll may not repeat within 16 s.
+    Nghttp.Transcript first = Nghttp.get(limited.uri("/v1/state?topic=r/a&push=r/b").toString());
+    assertThat(first.response(first.requestStream()).status()).isEqualTo(200);
+    assertThat(first.promisedPaths()).containsExactly("/v1/state?topic=r/b");
+
+    // r/b was just polled by its push: too soon again (pace). r/d gets the last token; r/g finds none.
+    Nghttp.Transcript second = Nghttp.get(limited.uri("/v1/state?topic=r/c&push=r/b,r/d,r/g").toString());
+    assertThat(second.response(second.requestStream()).status()).isEqualTo(200);
+    assertThat(second.promisedPaths()).containsExactly("/v1/state?topic=r/d");
 
     Http http = new Http(limited);
-    assertThat(http.get("/v1/state?topic=r/d").status()).as("the tokens are spent").isEqualTo(429);
-    assertThat(http.metric("tidings_polls_total", "endpoint=\"state\"", "status=\"200\"")).hasValue(3.0);
-    assertThat(http.metric("tidings_rate_limited_total", "kind=\"poll\"")).hasValue(2.0);
+    assertThat(http.get("/v1/state?topic=r/x").status()).as("the tokens are spent").isEqualTo(429);
+    assertThat(http.metric("tidings_polls_total", "endpoint=\"state\"", "status=\"200\"")).hasValue(4.0);
+    assertThat(http.metric("tidings_rate_limited_total", "kind=\"poll\"")).as("r/b, r/g and r/x").hasValue(3.0);
   }
 
   private static String[] concat(String[] a, String... b) {
