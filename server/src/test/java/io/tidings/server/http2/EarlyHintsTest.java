@@ -67,6 +67,10 @@ class EarlyHintsTest {
     assertThat(heads.get(1).statusLine()).startsWith("HTTP/1.1 200");
     assertThat(heads.get(1).values("link")).as("the final response carries no preload links").isEmpty();
     assertThat(Http.JSON.readTree(heads.get(1).body()).get("topic").asText()).isEqualTo("eh/a");
+    Http.Reply plain = new Http(server).get("/v1/state?topic=eh/a");
+    assertThat(heads.get(1).values("etag")).as("as cacheable as without push").containsExactly(plain.header("etag"));
+    assertThat(heads.get(1).values("cache-control")).containsExactly(plain.header("cache-control"));
+    assertThat(heads.get(1).values("vary")).isEmpty();
   }
 
   @Test
