@@ -30,6 +30,7 @@ import io.tidings.server.pull.ChangeReader;
 import io.tidings.server.pull.ChangesHandler;
 import io.tidings.server.pull.PollAdvisor;
 import io.tidings.server.pull.StateHandler;
+import io.tidings.server.pull.StatePush;
 import io.tidings.server.pull.TopicsHandler;
 import io.tidings.server.push.PushLoop;
 import io.tidings.server.push.PushStats;
@@ -347,7 +348,7 @@ public final class TidingsServer implements AutoCloseable {
     TidingsConfig.Pull pull = config.pull;
     return new HttpApi(context,
         new PublishHandler(engine, parser, config.server.maxBodySize, metrics),
-        new StateHandler(engine, advisor, pull, auth),
+        new StateHandler(engine, advisor, pull, auth, new StatePush(pull, auth, limits, metrics)),
         changes,
         new TopicsHandler(engine, pull),
         new SseTransport(engine, push, config.push, pushStats, metrics, limits),

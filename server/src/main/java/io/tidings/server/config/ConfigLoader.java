@@ -226,6 +226,7 @@ public final class ConfigLoader {
     check(positive(pi.rateWindow), "pull.poll_interval.rate_window must be positive");
     check(pi.jitter >= 0 && pi.jitter < 1, "pull.poll_interval.jitter must be 0 to below 1");
     check(pi.busyWaiting > 0, "pull.poll_interval.busy_waiting must be positive");
+    validatePushBundles(p);
     check(java.util.Set.of("epoll", "io_uring", "nio").contains(c.server.transport),
         "server.transport must be epoll, io_uring or nio");
     TidingsConfig.Push push = c.push;
@@ -250,6 +251,21 @@ public final class ConfigLoader {
     check(positive(c.server.requestTimeout), "server.request_timeout must be positive");
     validateLimits(c.limits);
     validateDelivery(c.webhooks, c.webpush);
+  }
+
+  private static void validatePushBundles(TidingsConfig.Pull p) {
+    check(p.maxPushTopics >= 1 && p.maxPushTopics <= 100, "pull.max_push_topics must be 1..100");
+    check(p.pushBundles != null, "pull.push_bundles must be a map of names to topic lists");
+    for (Map.Entry<String, java.util.List<String>> b : p.pushBundles.entrySet()) {
+      String at = "pull.push_bundles." + b.getKey();
+      check(b.getKey().matches("[A-Za-z0-9_.-]{1,64}"), at + ": a bundle name is 1-64 of A-Z a-z 0-9 _ . -");
+      check(b.getValue() != null && !b.getValue().isEmpty(), at + " must list at least one topic");
+      check(b.getValue().size() <= p.maxPushTopics, at + " lists more than pull.max_push_topics topics");
+      for (String topic : b.getValue()) {
+        String problem = io.tidings.core.Topics.problem(topic);
+        check(problem == null, at + ": '" + topic + "': " + problem);
+      }
+    }
   }
 
   private static void validateDelivery(TidingsConfig.Webhooks w, TidingsConfig.WebPush p) {

@@ -110,6 +110,14 @@ public final class TidingsConfig {
     /** Long polls held at once; further ones are answered 503 with Retry-After. */
     public int maxWaiting = 100_000;
     public PollInterval pollInterval = new PollInterval();
+    /** Over HTTP/2, {@code GET /v1/state?push=...} also pushes the named topics' state (PUSH_PROMISE). */
+    public boolean serverPush = true;
+    /** {@code GET /v1/state?push=...} first answers {@code 103 Early Hints} with a preload link per topic. */
+    public boolean earlyHints = true;
+    /** Most topics one {@code push=} list (with its bundle) may name; more is a {@code 400}. */
+    public int maxPushTopics = 16;
+    /** Named topic lists for {@code GET /v1/state?bundle=<name>}, e.g. a dashboard's topics. */
+    public java.util.Map<String, List<String>> pushBundles = new java.util.LinkedHashMap<>();
   }
 
   /** How the {@code Tidings-Poll-Interval} advice is computed. */

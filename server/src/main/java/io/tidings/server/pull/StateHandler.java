@@ -20,22 +20,27 @@ import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import java.util.List;
 
 /**
  * {@code GET /v1/state}: the latest value per key, for full-state polling. The head cursor is the
- * strong ETag, so a poller with nothing new gets a {@code 304} answered from memory.
+ * strong ETag, so a poller with nothing new gets a {@code 304} answered from memory. A poll may
+ * name companion topics ({@code push}, {@code bundle}), whose state {@link StatePush} hints and
+ * pushes alongside, each answered here as its own direct poll would be.
  */
 public final class StateHandler {
   private final Engine engine;
   private final PollAdvisor advisor;
   private final TidingsConfig.Pull config;
   private final Authenticator auth;
+  private final StatePush push;
 
-  public StateHandler(Engine engine, PollAdvisor advisor, TidingsConfig.Pull config, Authenticator auth) {
+  public StateHandler(Engine engine, PollAdvisor advisor, TidingsConfig.Pull config, Authenticator auth, StatePush push) {
     this.auth = auth;
     this.engine = engine;
     this.advisor = advisor;
     this.config = config;
+    this.push = push;
   }
 
   public void handle(HttpServerRequest request, Context context, Principal principal) {
@@ -44,14 +49,23 @@ public final class StateHandler {
     Access.requireSubscribe(principal, topic);
     int limit = params.integer("limit", config.stateDefaultLimit, 1, config.stateMaxLimit);
     String afterKey = params.text("after_key", EventTypes.MAX_KEY_LENGTH);
-    HttpServerResponse response = request.response();
+    List<String> companions = push.companions(params, topic);
+    push.offer(request, principal, companions,
+        (pushed, other) -> answer(pushed, context, other, null, config.stateDefaultLimit, null, null));
+    answer(request.response(), context, topic, afterKey, limit,
+        request.getHeader(Headers.IF_NONE_MATCH), request.getHeader(Headers.IF_MODIFIED_SINCE));
+  }
+
+  /** Answers a poll of {@code topic}: the request itself, or one pushed along with another. */
+  private void answer(HttpServerResponse response, Context context, String topic, String afterKey, int limit,
+      String ifNoneMatch, String ifModifiedSince) {
     Stages.onContext(engine.head(topic), context, response, ar -> {
       if (ar.failed()) {
         Responses.error(response, ar.cause());
         return;
       }
       TopicHead head = ar.result();
-      if (notModified(request, head)) {
+      if (notModified(ifNoneMatch, ifModifiedSince, head)) {
         headers(response, head, topic).setStatusCode(304).end();
         return;
       }
@@ -66,12 +80,10 @@ public final class StateHandler {
     });
   }
 
-  private static boolean notModified(HttpServerRequest request, TopicHead head) {
-    String inm = request.getHeader(Headers.IF_NONE_MATCH);
+  private static boolean notModified(String inm, String ims, TopicHead head) {
     if (inm != null) {
       return EntityTags.matches(inm, head.cursor().encode());
     }
-    String ims = request.getHeader(Headers.IF_MODIFIED_SINCE);
     if (ims != null && head.lastOffset() > 0) {
       long since = HttpDates.parse(ims);
       // HTTP dates have whole seconds: compare at that precision.
