@@ -112,7 +112,8 @@ final class GrpcSubscription implements Sink, PushConnection {
     this.out = new Outbound(new Outbound.Socket() {
       @Override
       public boolean writeQueueFull() {
-        return http.writeQueueFull();
+        // Once the stream is over nothing is written: let the queue drain into nothing.
+        return !streamOver && !http.ended() && http.writeQueueFull();
       }
 
       @Override
