@@ -149,6 +149,11 @@ public final class GrpcTransport {
     HttpServerRequest http = dispatching;
     boolean first = dispatchingFirst;
     GrpcServerResponse<Req, Resp> response = call.response();
+    if (http == null) {
+      // Only reachable if Vert.x stopped dispatching calls synchronously from handle().
+      GrpcErrors.fail(response, new IllegalStateException("a gRPC call arrived outside GrpcTransport.handle"));
+      return;
+    }
     HttpServerResponse httpResponse = http.response();
     httpResponse.endHandler(v -> stats.call(method, statusName(httpResponse)));
     call.last().onSuccess(message -> {
