@@ -81,6 +81,7 @@ final class GrpcSubscription implements Sink, PushConnection {
 
   private final PushLoop loop;
   private final GrpcServerResponse<SubscribeRequest, ServerMessage> call;
+  private final GrpcCall caller;
   private final HttpServerResponse http;
   private final TidingsConfig.Push config;
   private final GrpcStats stats;
@@ -96,11 +97,13 @@ final class GrpcSubscription implements Sink, PushConnection {
   private boolean closed;
   private boolean streamOver;
 
-  GrpcSubscription(PushLoop loop, GrpcServerResponse<SubscribeRequest, ServerMessage> call, HttpServerResponse http,
+  GrpcSubscription(PushLoop loop, GrpcServerResponse<SubscribeRequest, ServerMessage> call, GrpcCall caller,
       TidingsConfig.Push config, GrpcStats stats, LongAdder dropped, Principal principal, Ticket ticket,
       SubscribeRequest request, List<Topic> topics) {
     this.loop = loop;
     this.call = call;
+    this.caller = caller;
+    HttpServerResponse http = caller.http.response();
     this.http = http;
     this.config = config;
     this.stats = stats;
@@ -133,7 +136,7 @@ final class GrpcSubscription implements Sink, PushConnection {
 
   /** Sends the response headers and starts every topic's feed. */
   void start() {
-    http.closeHandler(v -> {
+    caller.onClose(() -> {
       streamOver = true;
       release();
     });
