@@ -23,6 +23,7 @@ final class GrpcCall {
   private String key;
   private Runnable onClose;
   private boolean counted;
+  private boolean closed;
 
   GrpcCall(String method, HttpServerRequest http, boolean firstOnConnection, AccessLog.Entry log, GrpcStats stats) {
     this.method = method;
@@ -33,6 +34,7 @@ final class GrpcCall {
     HttpServerResponse response = http.response();
     response.endHandler(v -> ended(statusName(response)));
     response.closeHandler(v -> {
+      closed = true;
       ended("CANCELLED");
       Runnable hook = onClose;
       onClose = null;
@@ -62,9 +64,21 @@ final class GrpcCall {
     return key;
   }
 
-  /** Runs {@code hook} if the stream closes (the client cancels, the connection drops, or after the end). */
+  /**
+   * Runs {@code hook} when the stream closes (the client cancels, the connection drops, or after the
+   * end), or now if it already has.
+   */
   void onClose(Runnable hook) {
-    this.onClose = hook;
+    if (closed) {
+      hook.run();
+    } else {
+      this.onClose = hook;
+    }
+  }
+
+  /** Whether the stream has closed (the call can send nothing more). */
+  boolean closed() {
+    return closed;
   }
 
   private void ended(String status) {

@@ -136,12 +136,22 @@ final class GrpcSubscription implements Sink, PushConnection {
 
   /** Sends the response headers and starts every topic's feed. */
   void start() {
+    try {
+      if (caller.closed() || http.ended()) {
+        throw new IllegalStateException("the stream is over");
+      }
+      call.writeHead();
+    } catch (IllegalStateException gone) {
+      // The client left while the call was being checked.
+      ticket.release();
+      closed = true;
+      return;
+    }
+    http.drainHandler(v -> out.drained());
     caller.onClose(() -> {
       streamOver = true;
       release();
     });
-    http.drainHandler(v -> out.drained());
-    call.writeHead();
     lastSent = System.currentTimeMillis();
     loop.add(this);
     stats.streams.incrementAndGet();
