@@ -15,6 +15,9 @@ import io.tidings.server.admin.AdminHandler;
 import io.tidings.server.admin.AdminService;
 import io.tidings.server.auth.Authenticator;
 import io.tidings.server.config.TidingsConfig;
+import io.tidings.server.graphql.GraphQLApi;
+import io.tidings.server.graphql.GraphQLEngine;
+import io.tidings.server.graphql.GraphQLStats;
 import io.tidings.server.http.ConnectionWatch;
 import io.tidings.server.http.Cors;
 import io.tidings.server.http.HttpApi;
@@ -77,6 +80,8 @@ public final class TidingsServer implements AutoCloseable {
   private final TopicWaiters waiters;
   private final Hub hub;
   private final PushStats pushStats = new PushStats();
+  private final GraphQLStats graphqlStats = new GraphQLStats();
+  private GraphQLEngine graphql;
   private final ChangeRates rates;
   private final PollAdvisor advisor;
   private final EventParser parser;
@@ -174,6 +179,8 @@ public final class TidingsServer implements AutoCloseable {
     subscriptions.add(engine.observe(waiters));
     subscriptions.add(engine.observe(hub));
     pushStats.bind(metrics, hub);
+    graphqlStats.bind(metrics);
+    graphql = new GraphQLEngine(engine, parser, limits, metrics, config, graphqlStats);
     metrics.gauge("tidings.long_polls.waiting", "Long polls held now", waiters::size);
     metrics.gauge("tidings.topics.active", "Topics with a recent change rate", rates::size);
     if (engine instanceof SqliteEngine sqlite) {
@@ -311,7 +318,7 @@ public final class TidingsServer implements AutoCloseable {
     HttpServerOptions o = new HttpServerOptions()
         .setMaxWebSocketFrameSize((int) push.ws.maxFrameSize)
         .setMaxWebSocketMessageSize((int) push.ws.maxFrameSize)
-        .setWebSocketSubProtocols(List.of(WsTransport.SUBPROTOCOL))
+        .setWebSocketSubProtocols(List.of(WsTransport.SUBPROTOCOL, GraphQLApi.SUBPROTOCOL))
         // Compression would have to happen per connection, defeating encode-once fan-out.
         .setPerFrameWebSocketCompressionSupported(false)
         .setPerMessageWebSocketCompressionSupported(false)
@@ -362,7 +369,8 @@ public final class TidingsServer implements AutoCloseable {
         limits,
         watch,
         new WebhooksApi(webhooks),
-        new WebPushApi(webPush));
+        new WebPushApi(webPush),
+        new GraphQLApi(graphql, push, auth, limits, metrics, config.server.maxBodySize));
   }
 
   /** Starts watching the event loop of {@code context}; call on it. */
