@@ -29,6 +29,7 @@ import io.tidings.server.ops.LoopMonitor;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.EventParser;
 import io.tidings.server.publish.PublishHandler;
+import io.tidings.server.pull.ChangeReader;
 import io.tidings.server.pull.ChangesHandler;
 import io.tidings.server.pull.PollAdvisor;
 import io.tidings.server.pull.StateHandler;
@@ -386,8 +387,13 @@ public final class TidingsServer implements AutoCloseable {
     return new PushLoop(hub, context);
   }
 
-  ChangesHandler changesHandler(Context context) {
-    return new ChangesHandler(engine, waiters, advisor, config.pull, context, auth, limits);
+  /** Call on the event loop whose pull requests it will serve. */
+  ChangeReader changeReader(Context context) {
+    return new ChangeReader(engine, waiters, context, limits);
+  }
+
+  ChangesHandler changesHandler(ChangeReader reader) {
+    return new ChangesHandler(reader, advisor, config.pull, auth);
   }
 
   long shutdownGraceMillis() {
