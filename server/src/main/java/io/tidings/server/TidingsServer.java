@@ -371,7 +371,7 @@ public final class TidingsServer implements AutoCloseable {
         watch,
         new WebhooksApi(webhooks),
         new WebPushApi(webPush),
-        new GraphQLApi(graphql, push, auth, limits, metrics, config.server.maxBodySize));
+        new GraphQLApi(graphql, push, changes.reader(), auth, limits, metrics, config.server.maxBodySize));
   }
 
   /** Starts watching the event loop of {@code context}; call on it. */

@@ -1,6 +1,7 @@
 package io.tidings.server.graphql;
 
 import io.tidings.server.auth.Principal;
+import io.tidings.server.pull.ChangeReader;
 import io.tidings.server.push.PushLoop;
 
 /**
@@ -10,7 +11,8 @@ import io.tidings.server.push.PushLoop;
  * @param limitKey whose rate-limit buckets the operation spends ({@code Limits.key})
  * @param connection the WebSocket connection running a subscription; null over HTTP
  */
-record Caller(Principal principal, String host, String limitKey, PushLoop loop, Connection connection) {
+record Caller(Principal principal, String host, String limitKey, PushLoop loop, ChangeReader reader,
+    Connection connection) {
 
   /** What a subscription needs from the connection that carries it. */
   interface Connection {

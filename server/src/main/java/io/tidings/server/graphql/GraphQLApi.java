@@ -22,6 +22,7 @@ import io.tidings.server.limits.Ticket;
 import io.tidings.server.ops.AccessLog;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.BodyReader;
+import io.tidings.server.pull.ChangeReader;
 import io.tidings.server.push.PushLoop;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
@@ -57,13 +58,15 @@ public final class GraphQLApi {
 
   private final GraphQLEngine engine;
   private final PushLoop loop;
+  private final ChangeReader reader;
   private final Authenticator auth;
   private final Limits limits;
   private final Metrics metrics;
   private final long maxBodySize;
 
-  public GraphQLApi(GraphQLEngine engine, PushLoop loop, Authenticator auth, Limits limits, Metrics metrics,
-      long maxBodySize) {
+  public GraphQLApi(GraphQLEngine engine, PushLoop loop, ChangeReader reader, Authenticator auth, Limits limits,
+      Metrics metrics, long maxBodySize) {
+    this.reader = reader;
     this.engine = engine;
     this.loop = loop;
     this.auth = auth;
@@ -188,7 +191,7 @@ public final class GraphQLApi {
       throw ApiException.badRequest("invalid_request", "'query' is required");
     }
     String host = HttpApi.host(request);
-    Caller caller = new Caller(principal, host, limits.key(principal, host), loop, null);
+    Caller caller = new Caller(principal, host, limits.key(principal, host), loop, reader, null);
     HttpServerResponse response = request.response();
     Future.fromCompletionStage(engine.execute(query, operationName, variables, caller), loop.context())
         .onComplete(ar -> {
@@ -224,7 +227,7 @@ public final class GraphQLApi {
         return;
       }
       metrics.request(PATH, 101);
-      new GraphQLWsConnection(ar.result(), engine, loop, auth, limits, principal, host, ticket, log).start();
+      new GraphQLWsConnection(ar.result(), engine, loop, reader, auth, limits, principal, host, ticket, log).start();
     });
   }
 

@@ -44,6 +44,7 @@ public final class GraphQLEngine {
         .scalar(GraphQLScalars.LONG)
         .type(TypeRuntimeWiring.newTypeWiring("Query")
             .dataFetcher("state", resolvers.state())
+            .dataFetcher("changes", resolvers.changes())
             .dataFetcher("topics", resolvers.topics()))
         .type(TypeRuntimeWiring.newTypeWiring("Mutation")
             .dataFetcher("publish", resolvers.publish()))

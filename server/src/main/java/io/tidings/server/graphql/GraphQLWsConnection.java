@@ -13,6 +13,7 @@ import io.tidings.server.http.Responses;
 import io.tidings.server.limits.Limits;
 import io.tidings.server.limits.Ticket;
 import io.tidings.server.ops.AccessLog;
+import io.tidings.server.pull.ChangeReader;
 import io.tidings.server.push.PushConnection;
 import io.tidings.server.push.PushLoop;
 import io.vertx.core.Future;
@@ -64,6 +65,7 @@ final class GraphQLWsConnection implements PushConnection, Caller.Connection {
   private final ServerWebSocket socket;
   private final GraphQLEngine engine;
   private final PushLoop loop;
+  private final ChangeReader reader;
   private final Authenticator auth;
   private final Limits limits;
   private final String host;
@@ -81,8 +83,9 @@ final class GraphQLWsConnection implements PushConnection, Caller.Connection {
   private long written;
   private boolean closed;
 
-  GraphQLWsConnection(ServerWebSocket socket, GraphQLEngine engine, PushLoop loop, Authenticator auth, Limits limits,
-      Principal principal, String host, Ticket ticket, AccessLog.Entry log) {
+  GraphQLWsConnection(ServerWebSocket socket, GraphQLEngine engine, PushLoop loop, ChangeReader reader,
+      Authenticator auth, Limits limits, Principal principal, String host, Ticket ticket, AccessLog.Entry log) {
+    this.reader = reader;
     this.socket = socket;
     this.engine = engine;
     this.loop = loop;
@@ -275,7 +278,7 @@ final class GraphQLWsConnection implements PushConnection, Caller.Connection {
     Map<String, Object> vars = variables == null || variables.isNull() ? null
         : Json.MAPPER.convertValue(variables, Json.MAPPER.getTypeFactory().constructMapType(Map.class, String.class,
             Object.class));
-    Caller caller = new Caller(principal, host, limits.key(principal, host), loop, this);
+    Caller caller = new Caller(principal, host, limits.key(principal, host), loop, reader, this);
     CompletableFuture<ExecutionResult> result = engine.execute(query.textValue(),
         name == null || name.isNull() ? null : name.textValue(), vars, caller);
     Future.fromCompletionStage(result, loop.context()).onComplete(ar -> op.executed(ar.failed() ? null : ar.result(),

@@ -22,6 +22,7 @@ import io.tidings.server.http.Json;
 import io.tidings.server.limits.Limits;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.EventParser;
+import io.tidings.server.pull.ChangeReader;
 import io.tidings.server.push.StreamCursor;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -91,6 +92,57 @@ final class Resolvers {
     out.put("entries", entries);
     out.put("next_key", page.nextKey());
     return out;
+  }
+
+  /**
+   * {@code changes(topic, since, limit, mode)}: the rules of {@code GET /v1/changes} (through the
+   * loop's {@link ChangeReader}): an expired cursor is {@code CURSOR_EXPIRED}, a malformed one or one
+   * past the head {@code BAD_USER_INPUT}.
+   */
+  DataFetcher<CompletableFuture<Map<String, Object>>> changes() {
+    return env -> {
+      Caller caller = caller(env);
+      String topic = topic(env.getArgument("topic"));
+      Access.requireSubscribe(caller.principal(), topic);
+      String sinceText = env.getArgument("since");
+      Position since;
+      try {
+        since = sinceText == null ? Position.EARLIEST : Position.parse(sinceText);
+      } catch (InvalidCursorException e) {
+        throw ApiException.badRequest("invalid_cursor", "'since': " + e.getMessage());
+      }
+      int limit = limit(env.getArgument("limit"), "limit", config.pull.changesDefaultLimit, config.pull.changesMaxLimit);
+      boolean notifyOnly = "NOTIFY".equals(env.getArgument("mode"));
+      limits.check(Limits.Kind.POLL, caller.limitKey(), false);
+      limits.checkPollPace(caller.limitKey(), "graphql:changes", topic, String.valueOf(sinceText));
+      ChangeReader.Query q = new ChangeReader.Query(topic, since, limit, 0, notifyOnly, caller.principal(),
+          caller.host());
+      CompletableFuture<Map<String, Object>> page = new CompletableFuture<>();
+      Runnable read = () -> caller.reader().read(q, ar -> {
+        if (ar.failed()) {
+          page.completeExceptionally(ar.cause());
+          return;
+        }
+        ChangeReader.Page p = ar.result();
+        List<EventView> events = new ArrayList<>(p.events().size());
+        for (io.tidings.core.Event e : p.events()) {
+          events.add(EventView.of(e, !notifyOnly, null));
+        }
+        Map<String, Object> out = new LinkedHashMap<>(6);
+        out.put("topic", topic);
+        out.put("events", events);
+        out.put("cursor", p.cursor().encode());
+        out.put("more", p.more());
+        page.complete(out);
+      });
+      // The reader is confined to its loop; fields normally resolve there already.
+      if (io.vertx.core.Context.isOnEventLoopThread() && io.vertx.core.Vertx.currentContext() == caller.loop().context()) {
+        read.run();
+      } else {
+        caller.loop().context().runOnContext(v -> read.run());
+      }
+      return page;
+    };
   }
 
   /** {@code topics(prefix, after, limit)}: the rules of {@code GET /v1/topics}, as a list. */

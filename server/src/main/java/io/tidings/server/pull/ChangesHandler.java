@@ -42,6 +42,11 @@ public final class ChangesHandler {
         "private, max-age=" + Math.max(1, Math.min(5, config.headMaxAge.toSeconds())));
   }
 
+  /** The reader this handler serves from (other pull transports of the same loop share it). */
+  public ChangeReader reader() {
+    return reader;
+  }
+
   public void handle(HttpServerRequest request, Principal principal) {
     Params params = Params.of(request);
     String topic = params.topic();
