@@ -195,6 +195,8 @@ final class EventStream implements Publisher<EventView>, Sink, Subscription {
     }
     buffer.add(item);
     bufferedBytes += weight;
+    // Straight on while the subscriber asks for more: only what it has not asked for waits here.
+    drain();
   }
 
   private void drain() {
