@@ -181,7 +181,7 @@ public final class TidingsServer implements AutoCloseable {
     subscriptions.add(engine.observe(hub));
     pushStats.bind(metrics, hub);
     graphqlStats.bind(metrics);
-    graphql = new GraphQLEngine(engine, parser, limits, metrics, config, graphqlStats);
+    graphql = new GraphQLEngine(engine, parser, limits, metrics, config, graphqlStats, pushStats.droppedCounter());
     metrics.gauge("tidings.long_polls.waiting", "Long polls held now", waiters::size);
     metrics.gauge("tidings.topics.active", "Topics with a recent change rate", rates::size);
     if (engine instanceof SqliteEngine sqlite) {

@@ -40,6 +40,7 @@ final class EventStream implements Publisher<EventView>, Sink, Subscription {
   private final int maxItems;
   private final long maxBytes;
   private final Runnable overflow;
+  private final java.util.concurrent.atomic.LongAdder dropped;
   private final Feed[] feeds;
   private final Map<Feed, Integer> index = new HashMap<>();
   /** Per topic, where a client that has received everything queued so far resumes from. */
@@ -54,10 +55,12 @@ final class EventStream implements Publisher<EventView>, Sink, Subscription {
 
   /**
    * @param since one start position per topic
+   * @param dropped counts the events still buffered when the stream ends
    * @param overflow run (once) when live events overflow the buffer: the subscriber is too slow
    */
   EventStream(PushLoop loop, List<String> topics, List<Position> since, boolean notifyOnly, int maxItems,
-      long maxBytes, Runnable overflow) {
+      long maxBytes, java.util.concurrent.atomic.LongAdder dropped, Runnable overflow) {
+    this.dropped = dropped;
     this.loop = loop;
     this.topics = topics;
     this.since = since;
@@ -245,6 +248,7 @@ final class EventStream implements Publisher<EventView>, Sink, Subscription {
         f.close();
       }
     }
+    dropped.add(buffer.size());
     buffer.clear();
     bufferedBytes = 0;
     waiting = null;

@@ -22,6 +22,7 @@ import io.tidings.server.publish.EventParser;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The executable schema: {@code schema.graphql} wired to {@link Resolvers}, with the depth and
@@ -34,11 +35,12 @@ public final class GraphQLEngine {
   private final GraphQLStats stats;
   private final TidingsConfig config;
 
+  /** @param dropped counts events a subscription had buffered when it ended ({@code tidings_push_dropped_total}) */
   public GraphQLEngine(Engine engine, EventParser parser, Limits limits, Metrics metrics, TidingsConfig config,
-      GraphQLStats stats) {
+      GraphQLStats stats, LongAdder dropped) {
     this.stats = stats;
     this.config = config;
-    Resolvers resolvers = new Resolvers(engine, parser, limits, metrics, config, stats);
+    Resolvers resolvers = new Resolvers(engine, parser, limits, metrics, config, dropped);
     RuntimeWiring wiring = RuntimeWiring.newRuntimeWiring()
         .scalar(GraphQLScalars.JSON)
         .scalar(GraphQLScalars.LONG)

@@ -43,15 +43,16 @@ final class Resolvers {
   private final Limits limits;
   private final Metrics metrics;
   private final TidingsConfig config;
-  private final GraphQLStats stats;
+  private final java.util.concurrent.atomic.LongAdder dropped;
 
-  Resolvers(Engine engine, EventParser parser, Limits limits, Metrics metrics, TidingsConfig config, GraphQLStats stats) {
+  Resolvers(Engine engine, EventParser parser, Limits limits, Metrics metrics, TidingsConfig config,
+      java.util.concurrent.atomic.LongAdder dropped) {
     this.engine = engine;
     this.parser = parser;
     this.limits = limits;
     this.metrics = metrics;
     this.config = config;
-    this.stats = stats;
+    this.dropped = dropped;
   }
 
   static Caller caller(DataFetchingEnvironment env) {
@@ -242,7 +243,7 @@ final class Resolvers {
       limits.check(Limits.Kind.SUBSCRIBE, caller.limitKey(), false);
       Caller.Connection connection = caller.connection();
       return new EventStream(caller.loop(), List.copyOf(topics), since, notifyOnly,
-          config.push.outbound.maxMessages, config.push.outbound.maxBytes, connection::slowConsumer);
+          config.push.outbound.maxMessages, config.push.outbound.maxBytes, dropped, connection::slowConsumer);
     };
   }
 
