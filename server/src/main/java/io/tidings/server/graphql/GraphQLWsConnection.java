@@ -306,6 +306,8 @@ final class GraphQLWsConnection implements PushConnection, Caller.Connection {
     /** Events taken from the subscription that the socket had no room to ask again for. */
     int owed;
     boolean cancelled;
+    /** Whether this operation is counted in {@code tidings_push_subscriptions_graphql}. */
+    boolean counted;
 
     Operation(String id) {
       this.id = id;
@@ -325,6 +327,7 @@ final class GraphQLWsConnection implements PushConnection, Caller.Connection {
         return;
       }
       if (result.getData() instanceof Publisher<?> publisher) {
+        counted = true;
         stats.subscriptions.incrementAndGet();
         @SuppressWarnings("unchecked")
         Publisher<ExecutionResult> events = (Publisher<ExecutionResult>) publisher;
@@ -390,22 +393,30 @@ final class GraphQLWsConnection implements PushConnection, Caller.Connection {
       }
     }
 
+    /** The subscription ended by itself (completed or failed). */
     private void end() {
-      if (operations.remove(id) == this && subscription != null) {
-        stats.subscriptions.decrementAndGet();
-      }
+      operations.remove(id, this);
       cancelled = true;
+      uncount();
     }
 
+    /** The client completed it, or the connection closes. */
     void cancel() {
       if (cancelled) {
         return;
       }
+      cancelled = true;
+      uncount();
       if (subscription != null) {
-        stats.subscriptions.decrementAndGet();
         subscription.cancel();
       }
-      cancelled = true;
+    }
+
+    private void uncount() {
+      if (counted) {
+        counted = false;
+        stats.subscriptions.decrementAndGet();
+      }
     }
   }
 

@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tidings.server.testing.Http;
 import io.tidings.server.testing.NodeScript;
+import io.tidings.server.testing.SseClient;
 import io.tidings.server.testing.TidingsProcess;
 import io.tidings.server.testing.Tokens;
 import io.tidings.server.testing.Tokens.Claims;
+import io.tidings.server.testing.WsRawSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -150,6 +152,30 @@ class GraphQLWsClientTest {
   }
 
   @Test
+  void aStreamCursorResumesAcrossGraphQLAndServerSentEvents() throws Exception {
+    List<String> topics = List.of("gql/cross/a", "gql/cross/b");
+    publish("gql/cross/a", "[{\"data\":\"a1\"},{\"data\":\"a2\"}]");
+    publish("gql/cross/b", "{\"data\":\"b1\"}");
+    String graphqlCursor;
+    try (NodeScript script = stream(topics, "earliest", "full", 3, TOKEN)) {
+      graphqlCursor = events(script, 3).get(2).get("stream_cursor").asText();
+    }
+    publish("gql/cross/b", "{\"data\":\"b2\"}");
+    String sseCursor;
+    try (SseClient sse = SseClient.open(server.uri(), "/v1/sse?topic=gql/cross/a&topic=gql/cross/b&since="
+        + Http.enc(graphqlCursor), "Authorization", "Bearer " + TOKEN)) {
+      assertThat(sse.nextEvent(WAIT).event()).isEqualTo("subscribed");
+      SseClient.Message m = sse.nextEvent(WAIT);
+      assertThat(m.json().get("data").asText()).as("SSE resumes where GraphQL stopped").isEqualTo("b2");
+      sseCursor = m.id();
+    }
+    publish("gql/cross/a", "{\"data\":\"a3\"}");
+    try (NodeScript script = stream(topics, sseCursor, "full", 1, TOKEN)) {
+      assertThat(events(script, 1).get(0).get("data").asText()).as("GraphQL resumes where SSE stopped").isEqualTo("a3");
+    }
+  }
+
+  @Test
   void aCursorOlderThanRetentionResetsThenDeliversTheStateThenLive() throws Exception {
     JsonNode first = publish("gql/trim/x", "[{\"type\":\"put\",\"key\":\"a\",\"data\":1},{\"type\":\"put\",\"key\":\"b\",\"data\":2}]");
     String old = first.get("events").get(0).get("cursor").asText();
@@ -220,6 +246,31 @@ class GraphQLWsClientTest {
       JsonNode errors = outcome(script).path("errors");
       assertThat(errors.get(0).path("extensions").path("code").asText()).as("%s", errors).isEqualTo("BAD_USER_INPUT");
       assertThat(errors.get(0).path("extensions").path("tidings_code").asText()).isEqualTo("invalid_cursor");
+    }
+  }
+
+  @Test
+  void theUpgradesAuthorizationHeaderAuthenticatesAndTheSubprotocolIsRequired() throws Exception {
+    try (WsRawSocket ws = WsRawSocket.connect(server.uri(), "/v1/graphql", 0,
+        "Sec-WebSocket-Protocol", "graphql-transport-ws", "Authorization", "Bearer " + TOKEN)) {
+      ws.sendText("{\"type\":\"connection_init\"}");
+      assertThat(ws.readFrame(WAIT).json().get("type").asText()).isEqualTo("connection_ack");
+      ws.sendText("{\"id\":\"q\",\"type\":\"subscribe\",\"payload\":{\"query\":\"{ state(topic: \\\"gql/h\\\") { cursor } }\"}}");
+      JsonNode next = ws.readFrame(WAIT).json();
+      assertThat(next.get("type").asText()).as("%s", next).isEqualTo("next");
+      assertThat(next.at("/payload/data/state/cursor").asText()).isNotEmpty();
+      assertThat(ws.readFrame(WAIT).json().get("type").asText()).isEqualTo("complete");
+    }
+    try (WsRawSocket ws = WsRawSocket.connect(server.uri(), "/v1/graphql", 0, "Sec-WebSocket-Protocol", "graphql-transport-ws")) {
+      ws.sendText("{\"type\":\"connection_init\",\"payload\":{}}");
+      WsRawSocket.Frame f = ws.readFrame(WAIT);
+      assertThat(f.opcode()).isEqualTo(WsRawSocket.CLOSE);
+      assertThat(f.closeCode()).as("no credentials anywhere").isEqualTo(4401);
+    }
+    try (WsRawSocket ws = WsRawSocket.connect(server.uri(), "/v1/graphql", 0, "Authorization", "Bearer " + TOKEN)) {
+      WsRawSocket.Frame f = ws.readFrame(WAIT);
+      assertThat(f.opcode()).isEqualTo(WsRawSocket.CLOSE);
+      assertThat(f.closeCode()).as("no subprotocol asked for").isEqualTo(4406);
     }
   }
 
