@@ -244,6 +244,10 @@ public final class ConfigLoader {
         "push.ws.max_frame_size must be 1KiB..64MiB");
     check(push.ws.maxSubscriptions >= 1, "push.ws.max_subscriptions must be positive");
     check(push.ws.maxPendingPublishes >= 1, "push.ws.max_pending_publishes must be positive");
+    check(push.graphql.maxDepth >= 1, "push.graphql.max_depth must be positive");
+    check(push.graphql.maxComplexity >= 1, "push.graphql.max_complexity must be positive");
+    check(push.graphql.maxSubscriptions >= 1, "push.graphql.max_subscriptions must be positive");
+    check(positive(push.graphql.connectionInitTimeout), "push.graphql.connection_init_timeout must be positive");
     if (c.auth != null) {
       validateAuth(c.auth);
     }

@@ -8,7 +8,8 @@ import java.util.List;
 
 /**
  * The cursor of an SSE stream over several topics: one position per topic, in the order the
- * topics were given, so one {@code Last-Event-ID} resumes them all.
+ * topics were given, so one {@code Last-Event-ID} resumes them all. A GraphQL subscription's
+ * {@code stream_cursor} is the same text, so either resumes the other.
  *
  * <p>For one topic it is that topic's cursor, the same text as everywhere else. For several, the
  * parts are joined by {@code ~}; a part is {@code <epoch>.<offset>}, or just {@code <offset>} when

@@ -280,6 +280,17 @@ class GraphQLHttpTest {
   }
 
   @Test
+  void turnedOffItAnswers403TransportDisabled() throws Exception {
+    try (TidingsProcess off = TidingsProcess.builder().name("graphql-off").memory()
+        .config("push: { graphql: { enabled: false } }\n").start()) {
+      Http.Reply r = new Http(off).method("POST", "/v1/graphql", "{\"query\":\"{ topics { topic } }\"}",
+          "Content-Type", "application/json");
+      assertThat(r.status()).as("%s", r).isEqualTo(403);
+      assertThat(r.json().at("/error/code").asText()).isEqualTo("transport_disabled");
+    }
+  }
+
+  @Test
   void introspectionWorksAndDeeperQueriesAreRefused() throws Exception {
     JsonNode schema = data("""
         query IntrospectionQuery { __schema { queryType { name } types { kind name fields(includeDeprecated: true) {
