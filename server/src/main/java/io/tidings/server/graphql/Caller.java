@@ -18,5 +18,8 @@ record Caller(Principal principal, String host, String limitKey, PushLoop loop, 
   interface Connection {
     /** A subscription's buffer overflowed: the connection ends as a slow consumer. */
     void slowConsumer();
+
+    /** The room for events waiting for their subscribers, shared by the connection's subscriptions. */
+    BufferBudget budget();
   }
 }

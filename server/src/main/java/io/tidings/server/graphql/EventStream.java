@@ -11,7 +11,6 @@ import io.tidings.server.push.PushLoop;
 import io.tidings.server.push.StreamCursor;
 import io.vertx.core.Context;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,11 +23,11 @@ import org.reactivestreams.Subscription;
  * {@link Feed} per topic (replay from the cursor, then live, no gap and no duplicate; a reset, the
  * state as {@code put} events, then live).
  *
- * <p>Items wait in a bounded buffer until the subscriber asks for them ({@link Subscription#request}).
- * Catch-up from history only reads while the buffer is nearly empty ({@link #writable}), so a slow
- * reader slows the replay rather than filling memory. Live events cannot wait: when they would
- * overflow the buffer ({@code push.outbound.max_messages} items or {@code max_bytes}) the stream ends
- * and its connection is told, which closes with 4008 so the client resumes from its last cursor.
+ * <p>Items wait here until the subscriber asks for them ({@link Subscription#request}), within the
+ * connection's {@link BufferBudget}. Catch-up from history only reads while that is nearly empty
+ * ({@link #writable}), so a slow reader slows the replay rather than filling memory. Live events
+ * cannot wait: when they would overflow it the stream ends and its connection is told, which closes
+ * with 4008 so the client resumes from its last cursor.
  *
  * <p>Loop-confined: every method hops to the loop's context when called from another thread.
  */
@@ -37,8 +36,7 @@ final class EventStream implements Publisher<EventView>, Sink, Subscription {
   private final List<String> topics;
   private final List<Position> since;
   private final boolean notifyOnly;
-  private final int maxItems;
-  private final long maxBytes;
+  private final BufferBudget budget;
   private final Runnable overflow;
   private final java.util.concurrent.atomic.LongAdder dropped;
   private final Feed[] feeds;
@@ -51,22 +49,21 @@ final class EventStream implements Publisher<EventView>, Sink, Subscription {
   private boolean draining;
   private boolean done;
   private Subscriber<? super EventView> subscriber;
-  private List<Runnable> waiting;
 
   /**
    * @param since one start position per topic
+   * @param budget the room of the connection, shared with its other subscriptions
    * @param dropped counts the events still buffered when the stream ends
    * @param overflow run (once) when live events overflow the buffer: the subscriber is too slow
    */
-  EventStream(PushLoop loop, List<String> topics, List<Position> since, boolean notifyOnly, int maxItems,
-      long maxBytes, java.util.concurrent.atomic.LongAdder dropped, Runnable overflow) {
+  EventStream(PushLoop loop, List<String> topics, List<Position> since, boolean notifyOnly, BufferBudget budget,
+      java.util.concurrent.atomic.LongAdder dropped, Runnable overflow) {
     this.dropped = dropped;
     this.loop = loop;
     this.topics = topics;
     this.since = since;
     this.notifyOnly = notifyOnly;
-    this.maxItems = maxItems;
-    this.maxBytes = maxBytes;
+    this.budget = budget;
     this.overflow = overflow;
     this.feeds = new Feed[topics.size()];
     this.positions = since.toArray(new Position[0]);
@@ -159,24 +156,20 @@ final class EventStream implements Publisher<EventView>, Sink, Subscription {
 
   @Override
   public boolean writable() {
-    // Catch-up reads a slice at a time while less than a quarter of the buffer is used, which
-    // leaves the rest for live events arriving meanwhile.
-    return !done && buffer.size() < Math.max(1, maxItems / 4) && bufferedBytes < maxBytes / 4;
+    // Catch-up reads a slice at a time while the connection's buffers are nearly empty, which
+    // leaves room for live events arriving meanwhile.
+    return !done && budget.roomy();
   }
 
   @Override
   public void whenWritable(Runnable task) {
-    if (done) {
-      return;
+    if (!done) {
+      budget.whenRoomy(() -> {
+        if (!done) {
+          task.run();
+        }
+      });
     }
-    if (writable()) {
-      task.run();
-      return;
-    }
-    if (waiting == null) {
-      waiting = new ArrayList<>(2);
-    }
-    waiting.add(task);
   }
 
   // ---- internals
@@ -191,7 +184,7 @@ final class EventStream implements Publisher<EventView>, Sink, Subscription {
       return;
     }
     int weight = item.weight();
-    if (buffer.size() >= maxItems || bufferedBytes + weight > maxBytes) {
+    if (!budget.reserve(weight)) {
       stop();
       overflow.run();
       return;
@@ -210,19 +203,14 @@ final class EventStream implements Publisher<EventView>, Sink, Subscription {
     try {
       while (!done && demand > 0 && !buffer.isEmpty()) {
         EventView item = buffer.poll();
-        bufferedBytes -= item.weight();
+        int weight = item.weight();
+        bufferedBytes -= weight;
         demand--;
+        budget.release(1, weight);
         subscriber.onNext(item);
       }
     } finally {
       draining = false;
-    }
-    if (waiting != null && writable()) {
-      List<Runnable> tasks = waiting;
-      waiting = null;
-      for (Runnable task : tasks) {
-        task.run();
-      }
     }
   }
 
@@ -249,9 +237,9 @@ final class EventStream implements Publisher<EventView>, Sink, Subscription {
       }
     }
     dropped.add(buffer.size());
+    budget.release(buffer.size(), bufferedBytes);
     buffer.clear();
     bufferedBytes = 0;
-    waiting = null;
   }
 
   private void onLoop(Runnable task) {

@@ -74,6 +74,7 @@ final class GraphQLWsConnection implements PushConnection, Caller.Connection {
   private final TidingsConfig config;
   private final GraphQLStats stats;
   private final Map<String, Operation> operations = new HashMap<>();
+  private final BufferBudget budget;
   private Principal principal;
   private Phase phase = Phase.WAITING;
   private final long openedAt;
@@ -97,6 +98,7 @@ final class GraphQLWsConnection implements PushConnection, Caller.Connection {
     this.log = log;
     this.config = engine.config();
     this.stats = engine.stats();
+    this.budget = new BufferBudget(config.push.outbound.maxMessages, config.push.outbound.maxBytes);
     long now = System.currentTimeMillis();
     this.openedAt = now;
     this.lastRead = now;
@@ -499,6 +501,11 @@ final class GraphQLWsConnection implements PushConnection, Caller.Connection {
   }
 
   // ---- lifecycle
+
+  @Override
+  public BufferBudget budget() {
+    return budget;
+  }
 
   @Override
   public void slowConsumer() {

@@ -242,8 +242,8 @@ final class Resolvers {
       boolean notifyOnly = "NOTIFY".equals(env.getArgument("mode"));
       limits.check(Limits.Kind.SUBSCRIBE, caller.limitKey(), false);
       Caller.Connection connection = caller.connection();
-      return new EventStream(caller.loop(), List.copyOf(topics), since, notifyOnly,
-          config.push.outbound.maxMessages, config.push.outbound.maxBytes, dropped, connection::slowConsumer);
+      return new EventStream(caller.loop(), List.copyOf(topics), since, notifyOnly, connection.budget(), dropped,
+          connection::slowConsumer);
     };
   }
 
