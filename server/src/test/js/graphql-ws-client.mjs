@@ -4,7 +4,8 @@
 //
 //   node graphql-ws-client.mjs stream <ws-url> <topics-json> <since|-> <full|notify> <count> <token|->
 //       Subscribes to events(topics, since, mode); prints {"event":{...}} per event; after <count>
-//       events prints {"done":true} and disposes the client.
+//       events prints {"done":true} and disposes the client. An error message prints {"errors":[...]};
+//       the server closing the socket prints {"closed":{code,reason}} and then {"closedError":{code,reason}}.
 //   node graphql-ws-client.mjs publish <ws-url> <topic> <events-json> <token|->
 //       Runs the publish mutation over the WebSocket; prints {"result":{...}}.
 //   node graphql-ws-client.mjs init <ws-url> <token|->

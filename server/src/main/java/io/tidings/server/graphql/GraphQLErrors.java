@@ -71,8 +71,9 @@ final class GraphQLErrors implements DataFetcherExceptionHandler {
     };
   }
 
+  /** graphql-java writes it as {@code extensions.classification}: the same word as {@code code}. */
   private static ErrorClassification classification(ApiException e) {
-    return e.status() >= 500 ? ErrorType.DataFetchingException : ErrorType.ValidationError;
+    return ErrorClassification.errorClassification(code(e.status()));
   }
 
   /**
