@@ -180,7 +180,7 @@ public final class TidingsServer implements AutoCloseable {
     subscriptions.add(engine.observe(waiters));
     subscriptions.add(engine.observe(hub));
     pushStats.bind(metrics, hub);
-    graphqlStats.bind(metrics);
+    graphqlStats.bind(metrics, pushStats.stalledCounter());
     graphql = new GraphQLEngine(engine, parser, limits, metrics, config, graphqlStats, pushStats.droppedCounter());
     metrics.gauge("tidings.long_polls.waiting", "Long polls held now", waiters::size);
     metrics.gauge("tidings.topics.active", "Topics with a recent change rate", rates::size);

@@ -10,9 +10,16 @@ public final class GraphQLStats {
   final AtomicInteger subscriptions = new AtomicInteger();
   final LongAdder slow = new LongAdder();
   final LongAdder operations = new LongAdder();
+  /** Shared with the other push transports ({@code tidings_push_stalled_total}). */
+  LongAdder stalled = new LongAdder();
 
-  /** Registers {@code tidings_push_connections_graphql} and the others. */
-  public void bind(Metrics metrics) {
+  /**
+   * Registers {@code tidings_push_connections_graphql} and the others.
+   *
+   * @param stalled the push transports' counter of connections closed as stalled, which GraphQL's add to
+   */
+  public void bind(Metrics metrics, LongAdder stalled) {
+    this.stalled = stalled;
     metrics.gauge("tidings.push.connections.graphql", "Open GraphQL WebSocket connections (graphql-transport-ws)",
         connections::get);
     metrics.gauge("tidings.push.subscriptions.graphql", "GraphQL subscriptions of open WebSocket connections",

@@ -526,6 +526,7 @@ final class GraphQLWsConnection implements PushConnection, Caller.Connection {
       return;
     }
     if (blockedSince != 0 && now - blockedSince > config.push.outbound.stallTimeout.toMillis()) {
+      stats.stalled.increment();
       close(GOING_AWAY, "the connection took nothing for too long");
       return;
     }

@@ -280,6 +280,27 @@ class GraphQLHttpTest {
   }
 
   @Test
+  void eachRootFieldSpendsARateLimitTokenOfItsKind() throws Exception {
+    String config = "limits: { rate: { polls_per_second: 0.2, publish_per_second: 0.2 } }\n";
+    try (TidingsProcess limited = TidingsProcess.builder().name("graphql-rate").memory().config(config).start()) {
+      Http h = new Http(limited);
+      String query = "{\"query\":\"{ state(topic: \\\"r/a\\\") { cursor } }\"}";
+      String mutation = "{\"query\":\"mutation { publish(topic: \\\"r/a\\\", events: [{data: 1}]) { cursor } }\"}";
+      Http.Reply first = h.method("POST", "/v1/graphql", query, "Content-Type", "application/json");
+      assertThat(first.json().has("errors")).as("%s", first.body()).isFalse();
+      Http.Reply second = h.method("POST", "/v1/graphql", query, "Content-Type", "application/json");
+      JsonNode refused = second.json().at("/errors/0");
+      assertThat(refused.at("/extensions/code").asText()).as("%s", second.body()).isEqualTo("RATE_LIMITED");
+      assertThat(refused.at("/extensions/retry_after").asInt()).isPositive();
+      // Publishing has a bucket of its own.
+      assertThat(h.method("POST", "/v1/graphql", mutation, "Content-Type", "application/json").json().has("errors")).isFalse();
+      Http.Reply again = h.method("POST", "/v1/graphql", mutation, "Content-Type", "application/json");
+      assertThat(again.json().at("/errors/0/extensions/code").asText()).isEqualTo("RATE_LIMITED");
+      assertThat(again.json().at("/data").isNull()).isTrue();
+    }
+  }
+
+  @Test
   void turnedOffItAnswers403TransportDisabled() throws Exception {
     try (TidingsProcess off = TidingsProcess.builder().name("graphql-off").memory()
         .config("push: { graphql: { enabled: false } }\n").start()) {
