@@ -18,6 +18,9 @@ import io.tidings.server.config.TidingsConfig;
 import io.tidings.server.grpc.GrpcChanges;
 import io.tidings.server.grpc.GrpcStats;
 import io.tidings.server.grpc.GrpcTransport;
+import io.tidings.server.graphql.GraphQLApi;
+import io.tidings.server.graphql.GraphQLEngine;
+import io.tidings.server.graphql.GraphQLStats;
 import io.tidings.server.http.ConnectionWatch;
 import io.tidings.server.http.Cors;
 import io.tidings.server.http.HttpApi;
@@ -83,6 +86,8 @@ public final class TidingsServer implements AutoCloseable {
   private final Hub hub;
   private final PushStats pushStats = new PushStats();
   private final GrpcStats grpcStats = new GrpcStats();
+  private final GraphQLStats graphqlStats = new GraphQLStats();
+  private GraphQLEngine graphql;
   private final ChangeRates rates;
   private final PollAdvisor advisor;
   private final EventParser parser;
@@ -181,6 +186,8 @@ public final class TidingsServer implements AutoCloseable {
     subscriptions.add(engine.observe(hub));
     pushStats.bind(metrics, hub);
     grpcStats.bind(metrics);
+    graphqlStats.bind(metrics, pushStats.stalledCounter());
+    graphql = new GraphQLEngine(engine, parser, limits, metrics, config, graphqlStats, pushStats.droppedCounter());
     metrics.gauge("tidings.long_polls.waiting", "Long polls held now", waiters::size);
     metrics.gauge("tidings.topics.active", "Topics with a recent change rate", rates::size);
     if (engine instanceof SqliteEngine sqlite) {
@@ -318,7 +325,7 @@ public final class TidingsServer implements AutoCloseable {
     HttpServerOptions o = new HttpServerOptions()
         .setMaxWebSocketFrameSize((int) push.ws.maxFrameSize)
         .setMaxWebSocketMessageSize((int) push.ws.maxFrameSize)
-        .setWebSocketSubProtocols(List.of(WsTransport.SUBPROTOCOL))
+        .setWebSocketSubProtocols(List.of(WsTransport.SUBPROTOCOL, GraphQLApi.SUBPROTOCOL))
         // Compression would have to happen per connection, defeating encode-once fan-out.
         .setPerFrameWebSocketCompressionSupported(false)
         .setPerMessageWebSocketCompressionSupported(false)
@@ -369,7 +376,8 @@ public final class TidingsServer implements AutoCloseable {
         limits,
         watch,
         new WebhooksApi(webhooks),
-        new WebPushApi(webPush))
+        new WebPushApi(webPush),
+        new GraphQLApi(graphql, push, changes.reader(), auth, limits, metrics, config.server.maxBodySize))
         .withGrpc(new GrpcTransport(push, engine, parser, metrics, config, grpcStats, pushStats, auth, limits,
             new GrpcChanges(changes.reader())));
   }

@@ -247,6 +247,10 @@ public final class ConfigLoader {
     check(push.ws.maxPendingPublishes >= 1, "push.ws.max_pending_publishes must be positive");
     check(push.grpc.heartbeat.toMillis() >= 1000, "push.grpc.heartbeat must be at least 1s");
     check(push.grpc.maxTopics >= 1, "push.grpc.max_topics must be positive");
+    check(push.graphql.maxDepth >= 1, "push.graphql.max_depth must be positive");
+    check(push.graphql.maxComplexity >= 1, "push.graphql.max_complexity must be positive");
+    check(push.graphql.maxSubscriptions >= 1, "push.graphql.max_subscriptions must be positive");
+    check(positive(push.graphql.connectionInitTimeout), "push.graphql.connection_init_timeout must be positive");
     if (c.auth != null) {
       validateAuth(c.auth);
     }

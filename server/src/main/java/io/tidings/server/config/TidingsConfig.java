@@ -140,6 +140,7 @@ public final class TidingsConfig {
     public Sse sse = new Sse();
     public Ws ws = new Ws();
     public Grpc grpc = new Grpc();
+    public Graphql graphql = new Graphql();
   }
 
   /** gRPC {@code Subscribe} streams (docs/grpc.md). */
@@ -148,6 +149,20 @@ public final class TidingsConfig {
     public Duration heartbeat = Duration.ofSeconds(15);
     /** Topics one {@code Subscribe} call may carry. */
     public int maxTopics = 1000;
+  }
+
+  /** GraphQL at {@code /v1/graphql}: queries and mutations over HTTP, subscriptions over graphql-transport-ws. */
+  public static final class Graphql {
+    /** False answers {@code /v1/graphql} with 403 {@code transport_disabled}. */
+    public boolean enabled = true;
+    /** Deepest selection an operation may have (the standard introspection query needs 13). */
+    public int maxDepth = 15;
+    /** Most fields an operation may select, counted over its whole selection. */
+    public int maxComplexity = 1000;
+    /** Subscriptions one WebSocket connection may hold. */
+    public int maxSubscriptions = 100;
+    /** A WebSocket must send connection_init within this time, or it is closed with 4408. */
+    public Duration connectionInitTimeout = Duration.ofSeconds(10);
   }
 
   /** What one push connection may have queued before it counts as a slow consumer. */

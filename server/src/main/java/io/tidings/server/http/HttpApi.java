@@ -6,6 +6,7 @@ import io.tidings.server.auth.AuthFailure;
 import io.tidings.server.auth.Authenticator;
 import io.tidings.server.auth.Principal;
 import io.tidings.server.grpc.GrpcTransport;
+import io.tidings.server.graphql.GraphQLApi;
 import io.tidings.server.ops.AccessLog;
 import io.tidings.server.limits.Limits;
 import io.tidings.server.ops.HealthHandler;
@@ -66,11 +67,13 @@ public final class HttpApi {
   private final WebhooksApi webhooks;
   private final WebPushApi webpush;
   private GrpcTransport grpc;
+  private final GraphQLApi graphql;
 
   public HttpApi(Context context, PublishHandler publish, StateHandler state, ChangesHandler changes,
       TopicsHandler topics, SseTransport sse, WsTransport ws, HealthHandler health, Metrics metrics, Cors cors,
       WorkerExecutor scraper, StaticFiles files, Authenticator auth, AdminHandler admin, AccessLog accessLog,
-      Limits limits, ConnectionWatch watch, WebhooksApi webhooks, WebPushApi webpush) {
+      Limits limits, ConnectionWatch watch, WebhooksApi webhooks, WebPushApi webpush, GraphQLApi graphql) {
+    this.graphql = graphql;
     this.webhooks = webhooks;
     this.webpush = webpush;
     this.admin = admin;
@@ -134,12 +137,14 @@ public final class HttpApi {
       boolean originAllowed = cors.decorate(request);
       boolean publishing = route.equals("/v1/events");
       boolean upgrading = route.equals("/v1/ws");
-      boolean managing = route.equals(WebhooksApi.PREFIX) || route.equals(WebPushApi.PREFIX);
+      boolean managing = route.equals(WebhooksApi.PREFIX) || route.equals(WebPushApi.PREFIX)
+          || route.equals(GraphQLApi.PATH);
       if (!managing && (publishing ? method != HttpMethod.POST : upgrading ? method != HttpMethod.GET : !read)) {
         notAllowed(response, publishing ? POST : upgrading ? GET : GET_HEAD);
         return;
       }
-      if (!originAllowed && (upgrading || route.equals("/v1/sse") || route.equals("/admin/stream"))) {
+      if (!originAllowed && (upgrading || route.equals("/v1/sse") || route.equals("/admin/stream")
+          || (route.equals(GraphQLApi.PATH) && GraphQLApi.upgrading(request)))) {
         // Unlike a fetch, a WebSocket or a stream is not protected by the browser's CORS check.
         Responses.error(response, new ApiException(403, "forbidden", "this origin may not use the API"));
         return;
@@ -178,6 +183,7 @@ public final class HttpApi {
       case "/admin/topics" -> admin.topics(request, principal);
       case WebhooksApi.PREFIX -> webhooks.handle(request, principal);
       case WebPushApi.PREFIX -> webpush.handle(request, principal);
+      case GraphQLApi.PATH -> graphql.handle(request, principal, log);
       default -> throw new IllegalStateException("unrouted " + route);
     }
   }
@@ -190,7 +196,8 @@ public final class HttpApi {
    */
   private boolean limit(String route, HttpServerRequest request, Principal principal, boolean firstOnConnection) {
     String key = limits.key(principal, host(request));
-    boolean push = route.equals("/v1/sse") || route.equals("/v1/ws");
+    boolean push = route.equals("/v1/sse") || route.equals("/v1/ws")
+        || (route.equals(GraphQLApi.PATH) && GraphQLApi.upgrading(request));
     if (firstOnConnection || push) {
       int wait = limits.take(Limits.Kind.CONNECTION, key);
       if (wait > 0) {
@@ -313,6 +320,7 @@ public final class HttpApi {
       case "/admin", "/admin/" -> "/admin";
       default -> WebhooksApi.owns(path) ? WebhooksApi.PREFIX
           : WebPushApi.owns(path) ? WebPushApi.PREFIX
+          : GraphQLApi.owns(path) ? GraphQLApi.PATH
           : StaticFiles.owns(path) ? "static" : "other";
     };
   }

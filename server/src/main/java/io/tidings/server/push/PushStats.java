@@ -43,6 +43,11 @@ public final class PushStats {
     return dropped;
   }
 
+  /** The counter of connections closed because their socket took nothing for too long, for transports outside this package. */
+  public LongAdder stalledCounter() {
+    return stalled;
+  }
+
   final AtomicInteger sseConnections = new AtomicInteger();
   final AtomicInteger wsConnections = new AtomicInteger();
   final AtomicInteger sseSubscriptions = new AtomicInteger();

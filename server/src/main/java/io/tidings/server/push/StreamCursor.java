@@ -8,14 +8,15 @@ import java.util.List;
 
 /**
  * The cursor of an SSE stream over several topics: one position per topic, in the order the
- * topics were given, so one {@code Last-Event-ID} resumes them all.
+ * topics were given, so one {@code Last-Event-ID} resumes them all. A GraphQL subscription's
+ * {@code stream_cursor} is the same text, so either resumes the other.
  *
  * <p>For one topic it is that topic's cursor, the same text as everywhere else. For several, the
  * parts are joined by {@code ~}; a part is {@code <epoch>.<offset>}, or just {@code <offset>} when
  * its epoch is the previous part's: {@code k3v7q2mz6a.17~4~230}. When a client builds one to start a
  * stream, a part may also be {@code earliest} or {@code now} (a topic it has no position in yet).
  */
-final class StreamCursor {
+public final class StreamCursor {
   private StreamCursor() {}
 
   static String encode(List<Cursor> parts) {
@@ -38,11 +39,35 @@ final class StreamCursor {
   }
 
   /**
+   * Encodes positions of which some may still be {@code earliest} or {@code now} (topics whose start
+   * has not been resolved yet); such parts are written as those words, which {@link #parse} accepts.
+   */
+  public static String encodePositions(List<Position> parts) {
+    StringBuilder out = new StringBuilder(16 + parts.size() * 8);
+    String epoch = null;
+    for (Position p : parts) {
+      if (out.length() > 0) {
+        out.append('~');
+      }
+      if (p instanceof Cursor c) {
+        if (!c.epoch().equals(epoch) || parts.size() == 1) {
+          out.append(c.epoch()).append('.');
+          epoch = c.epoch();
+        }
+        out.append(c.offset());
+      } else {
+        out.append(p);
+      }
+    }
+    return out.toString();
+  }
+
+  /**
    * Parses a stream cursor for {@code topics} topics.
    *
    * @throws InvalidCursorException when it is malformed or holds another number of positions
    */
-  static List<Position> parse(String text, int topics) {
+  public static List<Position> parse(String text, int topics) {
     if (text.length() > Cursor.MAX_LENGTH) {
       throw new InvalidCursorException("cursor is longer than " + Cursor.MAX_LENGTH + " characters");
     }

@@ -71,6 +71,11 @@ public final class WsRawSocket implements AutoCloseable {
    *     a client that stops reading push back on the server quickly
    */
   public static WsRawSocket connect(URI base, int receiveBuffer, String... headers) throws IOException {
+    return connect(base, "/v1/ws", receiveBuffer, headers);
+  }
+
+  /** Connects to {@code path} (another WebSocket endpoint) and completes the opening handshake. */
+  public static WsRawSocket connect(URI base, String path, int receiveBuffer, String... headers) throws IOException {
     Socket socket = new Socket();
     if (receiveBuffer > 0) {
       socket.setReceiveBufferSize(receiveBuffer);
@@ -79,7 +84,7 @@ public final class WsRawSocket implements AutoCloseable {
     socket.setSoTimeout(30_000);
     byte[] nonce = new byte[16];
     ThreadLocalRandom.current().nextBytes(nonce);
-    StringBuilder req = new StringBuilder("GET /v1/ws HTTP/1.1\r\n")
+    StringBuilder req = new StringBuilder("GET " + path + " HTTP/1.1\r\n")
         .append("Host: ").append(base.getHost()).append(':').append(base.getPort()).append("\r\n")
         .append("Upgrade: websocket\r\nConnection: Upgrade\r\n")
         .append("Sec-WebSocket-Key: ").append(Base64.getEncoder().encodeToString(nonce)).append("\r\n")
