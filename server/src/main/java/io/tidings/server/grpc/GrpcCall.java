@@ -66,13 +66,19 @@ final class GrpcCall {
 
   /**
    * Runs {@code hook} when the stream closes (the client cancels, the connection drops, or after the
-   * end), or now if it already has.
+   * end), or now if it already has. Hooks run in the order they were added.
    */
   void onClose(Runnable hook) {
     if (closed) {
       hook.run();
+    } else if (onClose == null) {
+      onClose = hook;
     } else {
-      this.onClose = hook;
+      Runnable before = onClose;
+      onClose = () -> {
+        before.run();
+        hook.run();
+      };
     }
   }
 
@@ -97,7 +103,7 @@ final class GrpcCall {
   }
 
   /** The status a finished response carried (in its trailers, or its headers for a trailers-only answer). */
-  private static String statusName(HttpServerResponse response) {
+  static String statusName(HttpServerResponse response) {
     String code = response.trailers().get("grpc-status");
     if (code == null) {
       code = response.headers().get("grpc-status");

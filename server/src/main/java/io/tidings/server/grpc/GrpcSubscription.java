@@ -28,6 +28,7 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.internal.buffer.BufferInternal;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.server.GrpcServerResponse;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
@@ -48,6 +49,12 @@ final class GrpcSubscription implements Sink, PushConnection {
   static final String RESUME_BIN = "tidings-resume-bin";
   /** Text trailer, one value per topic: {@code "<topic> <cursor>"}. */
   static final String RESUME_CURSOR = "tidings-resume-cursor";
+  /**
+   * Most bytes of resume trailers. Clients refuse larger header blocks (grpc-java accepts 8 KiB of
+   * metadata by default) and would see a reset stream instead of the status: a subscription too big
+   * for this ends without them, and its client resumes from the cursors of the events it received.
+   */
+  static final int MAX_RESUME_TRAILER_BYTES = 4096;
 
   /** One topic of the call and the position its client has been given. */
   static final class Topic {
@@ -297,20 +304,37 @@ final class GrpcSubscription implements Sink, PushConnection {
       MultiMap trailers = call.trailers();
       GrpcErrors.decorate(trailers, e);
       if (resume) {
-        trailers.set(RESUME_BIN, Base64.getEncoder().withoutPadding().encodeToString(resumeRequest().toByteArray()));
-        for (Topic t : topics) {
-          trailers.add(RESUME_CURSOR, t.name + " " + t.resume());
-        }
+        addResumeTrailers(trailers);
       }
       call.status(GrpcErrors.status(e.status())).statusMessage(e.getMessage()).end();
     } catch (IllegalStateException ended) {
       return;
     }
-    loop.context().owner().setTimer(Math.max(1000, config.outbound.stallTimeout.toMillis()), id -> {
+    long cutOff = loop.context().owner().setTimer(Math.max(1000, config.outbound.stallTimeout.toMillis()), id -> {
       if (!streamOver) {
         resetStream();
       }
     });
+    caller.onClose(() -> loop.context().owner().cancelTimer(cutOff));
+  }
+
+  /** The resume trailers, when both fit in {@link #MAX_RESUME_TRAILER_BYTES}. */
+  private void addResumeTrailers(MultiMap trailers) {
+    String bin = Base64.getEncoder().withoutPadding().encodeToString(resumeRequest().toByteArray());
+    int bytes = RESUME_BIN.length() + bin.length();
+    List<String> cursors = new ArrayList<>(topics.size());
+    for (Topic t : topics) {
+      String value = t.name + " " + t.resume();
+      cursors.add(value);
+      bytes += RESUME_CURSOR.length() + value.length();
+    }
+    if (bytes > MAX_RESUME_TRAILER_BYTES) {
+      return;
+    }
+    trailers.set(RESUME_BIN, bin);
+    for (String value : cursors) {
+      trailers.add(RESUME_CURSOR, value);
+    }
   }
 
   /** The request that resumes every topic after the last message handed to the stream. */

@@ -35,6 +35,7 @@ import io.tidings.server.push.PushStats;
 import io.vertx.core.Future;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.grpc.common.GrpcMessageDecoder;
+import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.GrpcMessageEncoder;
 import io.vertx.grpc.common.ServiceMethod;
 import io.vertx.grpc.common.ServiceName;
@@ -79,6 +80,7 @@ public final class GrpcTransport {
   private final Metrics metrics;
   private final TidingsConfig.Push push;
   private final TidingsConfig.Pull pull;
+  private final long maxPublishBytes;
   private final GrpcStats stats;
   private final PushStats pushStats;
   private final Authenticator auth;
@@ -87,6 +89,8 @@ public final class GrpcTransport {
   /** The HTTP request whose call Vert.x is dispatching right now (it dispatches synchronously). */
   private HttpServerRequest dispatching;
   private boolean dispatchingFirst;
+  /** Whether a method of the service took the request being dispatched. */
+  private boolean dispatched;
   private AccessLog.Entry dispatchingLog;
 
   public GrpcTransport(PushLoop loop, Engine engine, EventParser parser, Metrics metrics, TidingsConfig config,
@@ -102,12 +106,14 @@ public final class GrpcTransport {
     this.auth = auth;
     this.limits = limits;
     this.changes = changes;
+    this.maxPublishBytes = config.server.maxBodySize;
     GrpcServerOptions options = new GrpcServerOptions()
         .removeEnabledProtocol(GrpcProtocol.WEB)
         .removeEnabledProtocol(GrpcProtocol.WEB_TEXT)
         .removeEnabledProtocol(GrpcProtocol.TRANSCODING)
-        // A publish request is held to the size of a publish body.
-        .setMaxMessageSize(config.server.maxBodySize);
+        // Publish checks a request against the size of a publish body itself (413 payload_too_large,
+        // INVALID_ARGUMENT); only a message far beyond it is refused by Vert.x (RESOURCE_EXHAUSTED).
+        .setMaxMessageSize(2 * config.server.maxBodySize);
     this.server = GrpcServer.server(loop.context().owner(), options);
     server.callHandler(PUBLISH, call -> serve(call, "Publish", this::publish));
     server.callHandler(STATE, call -> serve(call, "State", this::state));
@@ -115,7 +121,10 @@ public final class GrpcTransport {
     server.callHandler(SUBSCRIBE, call -> serve(call, "Subscribe", this::subscribe));
   }
 
-  /** Whether {@code request} is a gRPC call ({@code application/grpc}, {@code application/grpc+proto}). */
+  /**
+   * Whether {@code request} is a gRPC call ({@code application/grpc} with any wire format; only
+   * protobuf is served, see {@link #handle}).
+   */
   public static boolean owns(HttpServerRequest request) {
     String type = request.getHeader("content-type");
     return type != null && type.regionMatches(true, 0, "application/grpc", 0, 16)
@@ -128,13 +137,50 @@ public final class GrpcTransport {
    * {@code log} when it ends.
    */
   public void handle(HttpServerRequest request, boolean firstOnConnection, AccessLog.Entry log) {
+    if (!protobuf(request.getHeader("content-type"))) {
+      // Subscribe writes protobuf frames encoded once for every subscriber: other wire formats
+      // (application/grpc+json) are not served rather than served in part.
+      request.response().putHeader("content-type", "application/grpc")
+          .putHeader("grpc-status", String.valueOf(GrpcStatus.UNIMPLEMENTED.code))
+          .putHeader("grpc-message", "only the protobuf wire format is served (application/grpc or application/grpc+proto)");
+      answeredWithoutCall(request, log);
+      request.response().end();
+      return;
+    }
     dispatching = request;
     dispatchingFirst = firstOnConnection;
     dispatchingLog = log;
+    dispatched = false;
     try {
       server.handle(request);
     } finally {
       dispatching = null;
+    }
+    if (!dispatched) {
+      // Vert.x answered it (an unknown method, or gRPC over HTTP/1.1): count and log it all the same.
+      answeredWithoutCall(request, log);
+    }
+  }
+
+  private static boolean protobuf(String contentType) {
+    if (contentType == null || contentType.length() == 16) {
+      return true;
+    }
+    String format = contentType.substring(16).split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
+    return format.isEmpty() || format.equals("+proto");
+  }
+
+  /** Counts and logs a request that no method of the service took, once it ends. */
+  private void answeredWithoutCall(HttpServerRequest request, AccessLog.Entry log) {
+    io.vertx.core.http.HttpServerResponse response = request.response();
+    Runnable ended = () -> {
+      stats.call("unknown", GrpcCall.statusName(response));
+      log.end(response.getStatusCode(), response.bytesWritten());
+    };
+    if (response.ended()) {
+      ended.run();
+    } else {
+      response.endHandler(v -> ended.run());
     }
   }
 
@@ -151,8 +197,15 @@ public final class GrpcTransport {
       GrpcErrors.fail(response, new IllegalStateException("a gRPC call arrived outside GrpcTransport.handle"));
       return;
     }
+    dispatched = true;
     GrpcCall caller = new GrpcCall(method, http, dispatchingFirst, dispatchingLog, stats);
-    call.last().onSuccess(message -> {
+    call.last().onFailure(e -> {
+      // No message before the end of the request, or bytes that are not one: answer, never hang.
+      if (!caller.closed()) {
+        GrpcErrors.fail(response, ApiException.badRequest("invalid_request",
+            "the request must carry exactly one valid " + method + "Request message"));
+      }
+    }).onSuccess(message -> {
       try {
         principal(call.headers().get("authorization"), response, principal -> {
           String host = HttpApi.host(http);
@@ -275,6 +328,10 @@ public final class GrpcTransport {
 
   private void publish(GrpcCall caller, PublishRequest request, GrpcServerResponse<PublishRequest, PublishResponse> response) {
     meter(caller, Limits.Kind.PUBLISH, false);
+    if (request.getSerializedSize() > maxPublishBytes) {
+      throw new ApiException(413, "payload_too_large",
+          "a publish request may have at most " + maxPublishBytes + " bytes (server.max_body_size)");
+    }
     String topic = topic(request.getTopic());
     Access.requirePublish(caller.principal(), topic);
     List<NewEvent> events = parser.parse(ProtoEvents.publishBody(request.getEventsList()));

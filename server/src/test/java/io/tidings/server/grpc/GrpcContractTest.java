@@ -14,7 +14,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.grpc.CallOptions;
+import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -229,6 +231,74 @@ class GrpcContractTest {
   }
 
   @Test
+  void malformedCalls_areAnswered_neverLeftHanging() throws Exception {
+    CallOptions bounded = CallOptions.DEFAULT.withDeadlineAfter(15, TimeUnit.SECONDS);
+    // A call that ends without its one message.
+    CompletableFuture<Status> empty = new CompletableFuture<>();
+    ClientCall<PublishRequest, PublishResponse> call = channel.newCall(TidingsGrpc.getPublishMethod(), bounded);
+    call.start(new ClientCall.Listener<>() {
+      @Override
+      public void onClose(Status status, Metadata trailers) {
+        empty.complete(status);
+      }
+    }, new Metadata());
+    call.request(1);
+    call.halfClose();
+    assertThat(empty.get(20, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+
+    // Bytes that are no PublishRequest.
+    MethodDescriptor.Marshaller<byte[]> raw = new MethodDescriptor.Marshaller<>() {
+      @Override
+      public java.io.InputStream stream(byte[] value) {
+        return new java.io.ByteArrayInputStream(value);
+      }
+
+      @Override
+      public byte[] parse(java.io.InputStream stream) {
+        try {
+          return stream.readAllBytes();
+        } catch (java.io.IOException e) {
+          throw new IllegalStateException(e);
+        }
+      }
+    };
+    MethodDescriptor<byte[], byte[]> rawPublish = MethodDescriptor.<byte[], byte[]>newBuilder()
+        .setType(MethodDescriptor.MethodType.UNARY).setFullMethodName("tidings.v1.Tidings/Publish")
+        .setRequestMarshaller(raw).setResponseMarshaller(raw).build();
+    StatusRuntimeException garbage = failure(() -> ClientCalls.blockingUnaryCall(channel, rawPublish, bounded,
+        new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, 0x01}));
+    assertStatus(garbage, Status.Code.INVALID_ARGUMENT, "invalid_request");
+
+    // Over the publish body limit (1 MiB) though every event is within its own.
+    String t = topic("big");
+    PublishRequest.Builder big = PublishRequest.newBuilder().setTopic(t);
+    for (int i = 0; i < 20; i++) {
+      big.addEvents(message("\"" + "y".repeat(60_000) + "\""));
+    }
+    assertStatus(failure(() -> blocking(channel).publish(big.build())), Status.Code.INVALID_ARGUMENT, "payload_too_large");
+    assertThat(http.getOk("/v1/changes?topic=" + enc(t)).get("events")).as("nothing was stored").isEmpty();
+  }
+
+  @Test
+  void otherWireFormats_areUnimplemented() throws Exception {
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    try {
+      io.vertx.core.http.HttpClient client = vertx.createHttpClient(new io.vertx.core.http.HttpClientOptions()
+          .setProtocolVersion(io.vertx.core.http.HttpVersion.HTTP_2).setHttp2ClearTextUpgrade(false));
+      io.vertx.core.http.HttpClientResponse response = client
+          .request(io.vertx.core.http.HttpMethod.POST, server.uri().getPort(), server.uri().getHost(), "/tidings.v1.Tidings/State")
+          .compose(req -> req.putHeader("content-type", "application/grpc+json").putHeader("te", "trailers")
+              .send(io.vertx.core.buffer.Buffer.buffer(new byte[] {0, 0, 0, 0, 13})
+                  .appendString("{\"topic\":\"a\"}")))
+          .toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
+      assertThat(response.getHeader("grpc-status")).isEqualTo(String.valueOf(Status.Code.UNIMPLEMENTED.value()));
+      assertThat(response.getHeader("grpc-message")).contains("protobuf");
+    } finally {
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void changes_fromATrimmedCursor_isOutOfRange() throws Exception {
     String t = topic("trim");
     PublishResponse first = blocking(channel).publish(numbered(t, 1, 3));
@@ -262,6 +332,9 @@ class GrpcContractTest {
         StateRequest.newBuilder().setTopic("a").build())).getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED);
     // The REST API on the same port is untouched.
     assertThat(http.get("/v1/state?topic=a").status()).isEqualTo(200);
+    // Answered by Vert.x, not by a method of the service, and still counted.
+    assertThat(http.metric("tidings_grpc_calls_total", "method=\"unknown\"", "status=\"UNIMPLEMENTED\""))
+        .hasValueSatisfying(v -> assertThat(v).isGreaterThanOrEqualTo(2));
   }
 
   @Test
