@@ -136,7 +136,8 @@ final class GrpcSubscription implements Sink, PushConnection {
 
       @Override
       public void flush() {
-        // Vert.x flushes HTTP/2 writes itself, once per event-loop pass.
+        // Nothing to do: Vert.x flushes every HTTP/2 write made outside a read of its connection,
+        // which is why events() hands a batch over as one write.
       }
     }, config.outbound.maxBytes, config.outbound.maxMessages, dropped);
   }
@@ -189,10 +190,22 @@ final class GrpcSubscription implements Sink, PushConnection {
   public void events(Feed feed, EventBatch batch, int from) {
     Topic t = byFeed.get(feed);
     byte[][] frames = batch.encoded(feed.notifyOnly() ? ProtoEvents.NOTIFY : ProtoEvents.FULL);
-    List<Event> events = batch.events();
-    for (int i = from; i < frames.length && !closed; i++) {
-      Event e = events.get(i);
-      offer(frames[i], t, e.epoch(), e.offset());
+    if (from >= frames.length) {
+      return;
+    }
+    // The batch's shared frames go out as one write (one HTTP/2 DATA frame and one flush for the
+    // stream, not one per event), wrapped without copying. Its last event is where the client
+    // stands once it is out; if the write does not fit, none of it counts as delivered.
+    Event last = batch.events().get(frames.length - 1);
+    if (frames.length - from == 1) {
+      offer(frames[from], t, last.epoch(), last.offset());
+    } else {
+      byte[][] part = from == 0 ? frames : java.util.Arrays.copyOfRange(frames, from, frames.length);
+      int bytes = 0;
+      for (byte[] f : part) {
+        bytes += f.length;
+      }
+      offer(Unpooled.wrappedBuffer(part), bytes, t, last.epoch(), last.offset());
     }
     loop.flushSoon(out);
   }
@@ -275,12 +288,17 @@ final class GrpcSubscription implements Sink, PushConnection {
   }
 
   private void offer(byte[] frame, Topic t, String epoch, long offset) {
+    offer(Unpooled.wrappedBuffer(frame), frame.length, t, epoch, offset);
+  }
+
+  /** Queues one write of {@code bytes} bytes, one or more whole gRPC messages. */
+  private void offer(io.netty.buffer.ByteBuf frames, int bytes, Topic t, String epoch, long offset) {
     if (closed) {
       return;
     }
     lastSent = System.currentTimeMillis();
     marks.push(epoch == null ? null : t, epoch, offset);
-    if (!out.offer(BufferInternal.buffer(Unpooled.wrappedBuffer(frame)), frame.length)) {
+    if (!out.offer(BufferInternal.buffer(frames), bytes)) {
       marks.dropLast();
       stats.slow.increment();
       finish(new ApiException(429, "slow_consumer",
