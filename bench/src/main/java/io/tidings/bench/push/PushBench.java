@@ -29,8 +29,9 @@ import java.util.concurrent.TimeUnit;
 import org.HdrHistogram.Histogram;
 
 /**
- * Push benchmark coordinator: N WebSocket or SSE subscribers, spread over worker processes
- * ({@link PushWorker}, at most {@code --per-worker} connections each), receive messages that this
+ * Push benchmark coordinator: N WebSocket, SSE or gRPC subscribers, spread over worker processes
+ * ({@link PushWorker}, {@link GrpcWorker} for gRPC; at most {@code --per-worker} connections
+ * each), receive messages that this
  * process publishes over HTTP at a set rate or in rising steps. Per step it reports deliveries a
  * second, publish→receive latency (p50/p99/p99.9, HdrHistogram merged from the workers), missing
  * and duplicated sequence numbers per subscriber, the server's CPU time per delivery
@@ -53,18 +54,19 @@ public final class PushBench {
         --nchan-pub/--nchan-ws/--nchan-sse PATH   Nchan locations (default /pub, /ws, /sse; channel in ?id=)
         --header "Name: value"    extra header on every request (repeatable), e.g. Authorization
       load:
-        --transport ws|sse        (default ws)
-        --scenario broadcast|topics|idle   sets defaults of the next four (default broadcast)
-        --subscribers N           (broadcast/topics 10000, idle 19000)
-        --topics K                subscriber g listens to topic g %% K (broadcast 1, topics 1000, idle 1000)
+        --transport ws|sse|grpc   (default ws; grpc: tidings.v1.Tidings/Subscribe over h2c, Tidings only)
+        --scenario broadcast|topics|idle|fanout   sets defaults of the next four (default broadcast)
+        --subscribers N           (broadcast/topics 10000, idle 19000, fanout 1000)
+        --topics K                subscriber g listens to topic g %% K (broadcast/fanout 1, topics 1000, idle 1000)
         --rates R1,R2,...         msg/s steps, stop at the first step that misses a bound
                                   (broadcast 2,3,5,7,10,15,20,30,50,75,100;
-                                   topics 100,500,1000,2000,4000,6000,8000,10000,15000,20000)
+                                   topics 100,500,1000,2000,4000,6000,8000,10000,15000,20000;
+                                   fanout 10,20,30,50,75,100,150,200)
         --step-seconds S          publishing seconds per step (default 8)
         --warmup-seconds S        warm-up first, in 3 s chunks, not in the summary (default 6; 0 = none); it
                                   goes on until a JVM server's JIT spent < 0.3 s in a chunk, at most
         --warmup-max S            (default 36) seconds
-        --warmup-rate R           its rate (default broadcast 2, topics 500)
+        --warmup-rate R           its rate (default broadcast 2, topics 500, fanout 10)
         --p99-limit-ms MS         stop after a step whose p99 exceeds this (default 1000)
         --low-latency-ms MS       the summary also gives the best rate with p99 <= this (default 50)
         --drain-max S             longest wait for late deliveries after a step (default 10)
@@ -81,6 +83,9 @@ public final class PushBench {
         --worker-jvm "FLAGS"      worker JVM flags (default "-Xms256m -Xmx768m -XX:+UseParallelGC
                                   -Dio.netty.leakDetection.level=disabled")
         --connect-concurrency C   connection attempts in flight per worker (default 100)
+        --grpc-streams-per-connection S   gRPC: Subscribe calls sharing one HTTP/2 connection (default 1:
+                                  one connection per subscriber, like independent services; the
+                                  server's max concurrent streams caps it)
         --pub-connections C       publisher keep-alive connections (default 64)
       output:
         --label NAME              run name in the output (default TARGET/TRANSPORT/SCENARIO)
@@ -119,6 +124,7 @@ public final class PushBench {
   private long parkMicros = 1000;
   private String workerJvm = "-Xms256m -Xmx768m -XX:+UseParallelGC -Dio.netty.leakDetection.level=disabled";
   private int connectConcurrency = 100;
+  private int grpcStreamsPerConnection = 1;
   private int pubConnections = 64;
   private String label;
   private Path resultsFile;
@@ -192,17 +198,24 @@ public final class PushBench {
         case "--park-micros" -> parkMicros = Long.parseLong(v);
         case "--worker-jvm" -> workerJvm = v;
         case "--connect-concurrency" -> connectConcurrency = Integer.parseInt(v);
+        case "--grpc-streams-per-connection" -> grpcStreamsPerConnection = Integer.parseInt(v);
         case "--pub-connections" -> pubConnections = Integer.parseInt(v);
         case "--label" -> label = v;
         case "--results" -> resultsFile = Path.of(v);
         default -> throw new IllegalArgumentException("unknown option " + a);
       }
     }
-    if (!List.of("ws", "sse").contains(transport)) {
-      throw new IllegalArgumentException("--transport must be ws or sse");
+    if (!List.of("ws", "sse", "grpc").contains(transport)) {
+      throw new IllegalArgumentException("--transport must be ws, sse or grpc");
     }
-    if (!List.of("broadcast", "topics", "idle").contains(scenario)) {
-      throw new IllegalArgumentException("--scenario must be broadcast, topics or idle");
+    if (transport.equals("grpc") && !target.equals("tidings")) {
+      throw new IllegalArgumentException("--transport grpc needs --target tidings");
+    }
+    if (grpcStreamsPerConnection < 1) {
+      throw new IllegalArgumentException("--grpc-streams-per-connection must be at least 1");
+    }
+    if (!List.of("broadcast", "topics", "idle", "fanout").contains(scenario)) {
+      throw new IllegalArgumentException("--scenario must be broadcast, topics, idle or fanout");
     }
     if (url == null && tidingsJar == null) {
       throw new IllegalArgumentException("give --url (a running server) or --tidings-jar (start one)");
@@ -216,6 +229,12 @@ public final class PushBench {
         topics = topics != null ? topics : 1;
         rates = rates != null ? rates : new double[] {2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100};
         warmupRate = warmupRate != null ? warmupRate : 2;
+      }
+      case "fanout" -> {
+        subscribers = subscribers != null ? subscribers : 1_000;
+        topics = topics != null ? topics : 1;
+        rates = rates != null ? rates : new double[] {10, 20, 30, 50, 75, 100, 150, 200};
+        warmupRate = warmupRate != null ? warmupRate : 10;
       }
       case "topics" -> {
         subscribers = subscribers != null ? subscribers : 10_000;
@@ -276,6 +295,10 @@ public final class PushBench {
       put("run.topics", topics);
       put("run.payload_bytes", payloadBytes);
       put("run.park_micros", parkMicros);
+      if (transport.equals("grpc")) {
+        put("run.grpc_streams_per_connection", grpcStreamsPerConnection);
+        put("run.grpc_connections", grpcConnections());
+      }
       put("run.url", url);
       put("run.started", OffsetDateTime.now(ZoneOffset.UTC).withNano(0).toString());
       put("run.cores", Runtime.getRuntime().availableProcessors());
@@ -469,12 +492,18 @@ public final class PushBench {
     }
     long missing = 0;
     long dup = 0;
+    long gaps = 0;
+    long outOfOrder = 0;
     for (int i = 1; i <= n; i++) {
       missing += Long.parseLong(results.get("step." + i + ".missing"));
       dup += Long.parseLong(results.get("step." + i + ".dup"));
+      gaps += Long.parseLong(results.get("step." + i + ".gaps"));
+      outOfOrder += Long.parseLong(results.get("step." + i + ".out_of_order"));
     }
     put("summary.missing", missing);
     put("summary.dup", dup);
+    put("summary.gaps", gaps);
+    put("summary.out_of_order", outOfOrder);
     info("stopped: " + stopped);
     if (best != null) {
       info(String.format(Locale.ROOT,
@@ -503,6 +532,8 @@ public final class PushBench {
     long subsMissing;
     long maxMissing;
     long dup;
+    long gaps;
+    long outOfOrder;
     long open;
     long closed4008;
     long closedOther;
@@ -550,6 +581,7 @@ public final class PushBench {
           + (closed4008 + closedOther + disconnects > 0 ? "  closed 4008=" + closed4008 + " other=" + closedOther
               + " dropped=" + disconnects : "")
           + (errors > 0 ? "  error frames " + errors : "")
+          + (gaps + outOfOrder > 0 ? "  offsets skipped " + gaps + ", out of order " + outOfOrder : "")
           + (resets > 0 ? "  resets " + resets : "");
     }
   }
@@ -612,6 +644,8 @@ public final class PushBench {
       s.subsMissing += l(kv, "subs_missing");
       s.maxMissing = Math.max(s.maxMissing, l(kv, "max_missing"));
       s.dup += l(kv, "dup");
+      s.gaps += l(kv, "gaps");
+      s.outOfOrder += l(kv, "out_of_order");
       s.open += l(kv, "open");
       s.closed4008 += l(kv, "closed_4008");
       s.closedOther += l(kv, "closed_other");
@@ -670,6 +704,8 @@ public final class PushBench {
     put(key + ".subs_missing", s.subsMissing);
     put(key + ".max_missing_per_sub", s.maxMissing);
     put(key + ".dup", s.dup);
+    put(key + ".gaps", s.gaps);
+    put(key + ".out_of_order", s.outOfOrder);
     put(key + ".open", s.open);
     put(key + ".closed_4008", s.closed4008);
     put(key + ".closed_other", s.closedOther);
@@ -762,13 +798,18 @@ public final class PushBench {
       List<String> cmd = new ArrayList<>();
       cmd.add(java);
       cmd.addAll(split(workerJvm));
-      cmd.addAll(List.of("-cp", cp, PushWorker.class.getName(),
-          "--url", url, "--target", target, "--transport", transport,
-          "--first", Integer.toString(first), "--count", Integer.toString(count),
+      cmd.addAll(List.of("-cp", cp));
+      if (transport.equals("grpc")) {
+        cmd.addAll(List.of(GrpcWorker.class.getName(), "--url", url,
+            "--streams-per-connection", Integer.toString(grpcStreamsPerConnection)));
+      } else {
+        cmd.addAll(List.of(PushWorker.class.getName(), "--url", url, "--target", target, "--transport", transport,
+            "--nchan-pub", nchanPub, "--nchan-ws", nchanWs, "--nchan-sse", nchanSse));
+      }
+      cmd.addAll(List.of("--first", Integer.toString(first), "--count", Integer.toString(count),
           "--topics", Integer.toString(topics), "--topic-prefix", topicPrefix,
           "--threads", Integer.toString(workerThreads), "--park-micros", Long.toString(parkMicros),
-          "--connect-concurrency", Integer.toString(connectConcurrency),
-          "--nchan-pub", nchanPub, "--nchan-ws", nchanWs, "--nchan-sse", nchanSse));
+          "--connect-concurrency", Integer.toString(connectConcurrency)));
       for (String h : headerArgs) {
         cmd.add("--header");
         cmd.add(h);
@@ -789,6 +830,18 @@ public final class PushBench {
     put("connect.retries", retries);
     put("connect.workers", workers.size());
     put("connect.worker_io", String.join(",", ios));
+  }
+
+  /** HTTP/2 connections the gRPC workers open: ceil(streams / S) per worker. */
+  private int grpcConnections() {
+    int n = (subscribers + perWorker - 1) / perWorker;
+    int per = (subscribers + n - 1) / n;
+    int total = 0;
+    for (int first = 0; first < subscribers; first += per) {
+      int count = Math.min(per, subscribers - first);
+      total += (count + grpcStreamsPerConnection - 1) / grpcStreamsPerConnection;
+    }
+    return total;
   }
 
   private void stopWorkers() {
