@@ -3,6 +3,7 @@ package io.tidings.server;
 import io.tidings.server.http.ConnectionWatch;
 import io.tidings.server.http.HttpApi;
 import io.tidings.server.ops.LoopMonitor;
+import io.tidings.server.pull.ChangeReader;
 import io.tidings.server.pull.ChangesHandler;
 import io.tidings.server.push.PushLoop;
 import io.vertx.core.Future;
@@ -17,6 +18,7 @@ final class HttpVerticle extends VerticleBase {
   private final HttpServerOptions options;
   private final int port;
   private HttpServer server;
+  private ChangeReader reader;
   private ChangesHandler changes;
   private PushLoop push;
   private HttpApi api;
@@ -30,7 +32,8 @@ final class HttpVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    changes = hub.changesHandler(context);
+    reader = hub.changeReader(context);
+    changes = hub.changesHandler(reader);
     push = hub.pushLoop(context);
     ConnectionWatch watch = hub.connectionWatch();
     api = hub.api(context, changes, push, watch);
@@ -49,7 +52,7 @@ final class HttpVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
-    changes.releaseAll();
+    reader.releaseAll();
     push.shutdown();
     api.shutdown();
     monitor.stop();

@@ -15,6 +15,9 @@ import io.tidings.server.admin.AdminHandler;
 import io.tidings.server.admin.AdminService;
 import io.tidings.server.auth.Authenticator;
 import io.tidings.server.config.TidingsConfig;
+import io.tidings.server.grpc.GrpcChanges;
+import io.tidings.server.grpc.GrpcStats;
+import io.tidings.server.grpc.GrpcTransport;
 import io.tidings.server.http.ConnectionWatch;
 import io.tidings.server.http.Cors;
 import io.tidings.server.http.HttpApi;
@@ -26,6 +29,7 @@ import io.tidings.server.ops.LoopMonitor;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.EventParser;
 import io.tidings.server.publish.PublishHandler;
+import io.tidings.server.pull.ChangeReader;
 import io.tidings.server.pull.ChangesHandler;
 import io.tidings.server.pull.PollAdvisor;
 import io.tidings.server.pull.StateHandler;
@@ -77,6 +81,7 @@ public final class TidingsServer implements AutoCloseable {
   private final TopicWaiters waiters;
   private final Hub hub;
   private final PushStats pushStats = new PushStats();
+  private final GrpcStats grpcStats = new GrpcStats();
   private final ChangeRates rates;
   private final PollAdvisor advisor;
   private final EventParser parser;
@@ -174,6 +179,7 @@ public final class TidingsServer implements AutoCloseable {
     subscriptions.add(engine.observe(waiters));
     subscriptions.add(engine.observe(hub));
     pushStats.bind(metrics, hub);
+    grpcStats.bind(metrics);
     metrics.gauge("tidings.long_polls.waiting", "Long polls held now", waiters::size);
     metrics.gauge("tidings.topics.active", "Topics with a recent change rate", rates::size);
     if (engine instanceof SqliteEngine sqlite) {
@@ -362,7 +368,9 @@ public final class TidingsServer implements AutoCloseable {
         limits,
         watch,
         new WebhooksApi(webhooks),
-        new WebPushApi(webPush));
+        new WebPushApi(webPush))
+        .withGrpc(new GrpcTransport(push, engine, parser, metrics, config, grpcStats, pushStats, auth, limits,
+            new GrpcChanges(changes.reader())));
   }
 
   /** Starts watching the event loop of {@code context}; call on it. */
@@ -378,8 +386,13 @@ public final class TidingsServer implements AutoCloseable {
     return new PushLoop(hub, context);
   }
 
-  ChangesHandler changesHandler(Context context) {
-    return new ChangesHandler(engine, waiters, advisor, config.pull, context, auth, limits);
+  /** Call on the event loop whose pull requests it will serve. */
+  ChangeReader changeReader(Context context) {
+    return new ChangeReader(engine, waiters, context, limits);
+  }
+
+  ChangesHandler changesHandler(ChangeReader reader) {
+    return new ChangesHandler(reader, advisor, config.pull, auth);
   }
 
   long shutdownGraceMillis() {

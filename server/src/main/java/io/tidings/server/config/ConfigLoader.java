@@ -244,6 +244,8 @@ public final class ConfigLoader {
         "push.ws.max_frame_size must be 1KiB..64MiB");
     check(push.ws.maxSubscriptions >= 1, "push.ws.max_subscriptions must be positive");
     check(push.ws.maxPendingPublishes >= 1, "push.ws.max_pending_publishes must be positive");
+    check(push.grpc.heartbeat.toMillis() >= 1000, "push.grpc.heartbeat must be at least 1s");
+    check(push.grpc.maxTopics >= 1, "push.grpc.max_topics must be positive");
     if (c.auth != null) {
       validateAuth(c.auth);
     }

@@ -131,6 +131,15 @@ public final class TidingsConfig {
     public Outbound outbound = new Outbound();
     public Sse sse = new Sse();
     public Ws ws = new Ws();
+    public Grpc grpc = new Grpc();
+  }
+
+  /** gRPC {@code Subscribe} streams (docs/grpc.md). */
+  public static final class Grpc {
+    /** Longest silence before a {@code Heartbeat} message. */
+    public Duration heartbeat = Duration.ofSeconds(15);
+    /** Topics one {@code Subscribe} call may carry. */
+    public int maxTopics = 1000;
   }
 
   /** What one push connection may have queued before it counts as a slow consumer. */

@@ -5,6 +5,7 @@ import io.tidings.server.auth.Access;
 import io.tidings.server.auth.AuthFailure;
 import io.tidings.server.auth.Authenticator;
 import io.tidings.server.auth.Principal;
+import io.tidings.server.grpc.GrpcTransport;
 import io.tidings.server.ops.AccessLog;
 import io.tidings.server.limits.Limits;
 import io.tidings.server.ops.HealthHandler;
@@ -64,6 +65,7 @@ public final class HttpApi {
   private final ConnectionWatch watch;
   private final WebhooksApi webhooks;
   private final WebPushApi webpush;
+  private GrpcTransport grpc;
 
   public HttpApi(Context context, PublishHandler publish, StateHandler state, ChangesHandler changes,
       TopicsHandler topics, SseTransport sse, WsTransport ws, HealthHandler health, Metrics metrics, Cors cors,
@@ -90,8 +92,19 @@ public final class HttpApi {
     this.metrics = metrics;
   }
 
+  /** Serves gRPC calls (content type {@code application/grpc}) with {@code grpc}, ahead of the REST routes. */
+  public HttpApi withGrpc(GrpcTransport grpc) {
+    this.grpc = grpc;
+    return this;
+  }
+
   /** Handles one request; never throws. */
   public void handle(HttpServerRequest request) {
+    if (grpc != null && GrpcTransport.owns(request)) {
+      // gRPC has its own statuses, auth metadata and limits; CORS and HTTP methods do not apply.
+      grpc.handle(request, watch.firstRequest(request));
+      return;
+    }
     String path = request.path();
     HttpMethod method = request.method();
     boolean read = method == HttpMethod.GET || method == HttpMethod.HEAD;

@@ -28,6 +28,14 @@ public final class Stages {
         Responses.error(response, e);
       }
     };
+    onContext(stage, context, guarded);
+  }
+
+  /**
+   * Runs {@code handler} on {@code context} with the outcome of {@code stage}; a stage that is
+   * already complete while on that context's event loop is handled right here, without a task hop.
+   */
+  public static <T> void onContext(CompletionStage<T> stage, Context context, Handler<AsyncResult<T>> handler) {
     // Request handlers run on a duplicate of the verticle's context, so compare event-loop threads.
     if (stage instanceof CompletableFuture<T> f && f.isDone()
         && ((ContextInternal) context).nettyEventLoop().inEventLoop()) {
@@ -35,12 +43,12 @@ public final class Stages {
       try {
         value = f.join();
       } catch (CompletionException | java.util.concurrent.CancellationException e) {
-        guarded.handle(Future.failedFuture(e.getCause() != null ? e.getCause() : e));
+        handler.handle(Future.failedFuture(e.getCause() != null ? e.getCause() : e));
         return;
       }
-      guarded.handle(Future.succeededFuture(value));
+      handler.handle(Future.succeededFuture(value));
       return;
     }
-    Future.fromCompletionStage(stage, context).onComplete(guarded);
+    Future.fromCompletionStage(stage, context).onComplete(handler);
   }
 }
