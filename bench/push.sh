@@ -9,8 +9,10 @@
 #   SCENARIOS        [broadcast topics idle fanout]
 #   TRANSPORTS       [ws sse]          of broadcast, topics and idle (grpc too: Tidings only)
 #   TARGETS          [nchan tidings]   (each scenario/transport runs nchan then tidings, fresh servers)
-#   FANOUT_TRANSPORTS [ws grpc]        the fanout scenario's transports, in this order, on
-#   FANOUT_TARGETS   [tidings]         these targets (Nchan has no gRPC: its grpc runs are skipped)
+#   FANOUT_TRANSPORTS [ws grpc]        the fanout scenario's transports, on
+#   FANOUT_TARGETS   [tidings]         these targets (Nchan has no gRPC: grpc is left out there)
+#   FANOUT_PAIRED    [1]               1 = one server per target, every rate stepped once per transport
+#                                      in turn (paired steps); 0 = one run (fresh server) per transport
 #   FANOUT_SUBSCRIBERS [1000]          subscribers of the fanout scenario, all on one topic
 #   RATES_FANOUT     [10,20,30,50,75,100,150,200]  msg/s steps, fanout
 #   WARMUP_RATE_FANOUT [10]            its warm-up rate
@@ -58,6 +60,7 @@ TRANSPORTS="${TRANSPORTS:-ws sse}"
 TARGETS="${TARGETS:-nchan tidings}"
 FANOUT_TRANSPORTS="${FANOUT_TRANSPORTS:-ws grpc}"
 FANOUT_TARGETS="${FANOUT_TARGETS:-tidings}"
+FANOUT_PAIRED="${FANOUT_PAIRED:-1}"
 FANOUT_SUBSCRIBERS="${FANOUT_SUBSCRIBERS:-1000}"
 RATES_FANOUT="${RATES_FANOUT:-10,20,30,50,75,100,150,200}"
 WARMUP_RATE_FANOUT="${WARMUP_RATE_FANOUT:-10}"
@@ -182,17 +185,20 @@ for scenario in $SCENARIOS; do
     fanout)
       args=(--subscribers "$FANOUT_SUBSCRIBERS" --topics 1 --rates "$RATES_FANOUT" --warmup-rate "$WARMUP_RATE_FANOUT")
       transports="$FANOUT_TRANSPORTS"
+      # Paired: one PushBench run takes the list (ws,grpc) and alternates its steps.
+      [ "$FANOUT_PAIRED" = 1 ] && transports="$(echo $FANOUT_TRANSPORTS | tr ' ' ',')"
       targets="$FANOUT_TARGETS" ;;
     *) echo "unknown scenario $scenario" >&2; exit 2 ;;
   esac
   for transport in $transports; do
     for target in $targets; do
-      if [ "$transport" = grpc ] && [ "$target" != tidings ]; then
-        log "skipping $scenario/grpc on $target (no gRPC there)"
-        continue
+      if [ "$target" != tidings ] && [[ ",$transport," == *",grpc,"* ]]; then
+        log "leaving grpc out of $scenario on $target (no gRPC there)"
+        transport="$(echo "$transport" | tr ',' '\n' | grep -vx grpc | paste -sd, -)"
+        [ -n "$transport" ] || continue
       fi
       run_no=$((run_no + 1))
-      name="$(printf '%02d' "$run_no")-$scenario-$transport-$target"
+      name="$(printf '%02d' "$run_no")-$scenario-${transport//,/+}-$target"
       if pgrep -f surefire >/dev/null 2>&1; then
         log "NOTE: a Maven test run (surefire) is using the machine; figures will be noisy"
       fi
@@ -242,6 +248,9 @@ nchan_version="$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null ||
   echo "   load generator: Netty, $PER_WORKER connections per worker process at most; everything on 127.0.0.1 sharing the cores"
   if [[ " $SCENARIOS " == *" fanout "* ]] || [[ " $TRANSPORTS " == *" grpc "* ]]; then
     echo "   grpc subscribers: Vert.x gRPC client over h2c, $GRPC_STREAMS_PER_CONNECTION Subscribe stream(s) per HTTP/2 connection"
+    if [ "$FANOUT_PAIRED" = 1 ]; then
+      echo "   fanout: paired steps, $FANOUT_TRANSPORTS on one server per target, each rate once per transport in turn"
+    fi
   fi
   java -cp "$bench_jar" io.tidings.bench.push.PushReport "$work/results"
 } | tee ${RESULTS:+"$RESULTS"}

@@ -141,6 +141,12 @@ public final class PushReport {
       System.out.printf(Locale.ROOT, "   grpc: %s HTTP/2 connections, %s stream(s) per connection%n",
           grpc.getProperty("run.grpc_connections"), grpc.getProperty("run.grpc_streams_per_connection"));
     }
+    Properties paired = cols.stream().map(c -> find(c.target, c.transport, "fanout"))
+        .filter(p -> p.getProperty("run.paired") != null).findFirst().orElse(null);
+    if (paired != null) {
+      System.out.printf(Locale.ROOT, "   paired steps (%s) on one server: each rate once per transport, one right after"
+          + " the other; each on its own topic%n", paired.getProperty("run.paired"));
+    }
     printTable("fanout", "", cols, true);
   }
 
