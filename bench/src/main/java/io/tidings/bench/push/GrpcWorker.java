@@ -11,6 +11,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.internal.ContextInternal;
@@ -36,7 +37,9 @@ import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -56,10 +59,12 @@ import org.HdrHistogram.Recorder;
  * exactly one ({@code gaps}: offsets skipped, {@code out_of_order}: an offset not above the
  * previous one).
  *
- * <p>Connections: {@code --streams-per-connection S} calls share one HTTP/2 connection (the
- * client opens {@code ceil(count / S)}). S = 1, the default, is what many independent services
- * look like to a server, each with its own channel; larger S is one service multiplexing its
- * subscriptions. The server's advertised {@code SETTINGS_MAX_CONCURRENT_STREAMS} caps S.
+ * <p>Connections: {@code --streams-per-connection S} calls share one HTTP/2 connection. S = 1,
+ * the default, is what many independent services look like to a server, each with its own
+ * channel; larger S is one service multiplexing its subscriptions. The client opens at most
+ * {@code ceil(count / S)} connections, so S must not exceed the server's advertised
+ * {@code SETTINGS_MAX_CONCURRENT_STREAMS} (Vert.x's default: 100), or the calls beyond it wait
+ * and fail. The READY line says how many connections the streams ended up on.
  *
  * <p>The event loops pause {@code --park-micros} before each wait for I/O, as {@link PushWorker}'s
  * do ({@link ParkingTransport}), so both kinds of subscriber cost the server the same wake-ups.
@@ -73,6 +78,7 @@ public final class GrpcWorker {
   private enum State { WAITING, CONNECTING, SUBSCRIBED, FAILED, CLOSED }
 
   private final int first;
+  private final int streamsPerConnection;
   private final int count;
   private final int topics;
   private final String topicPrefix;
@@ -105,6 +111,8 @@ public final class GrpcWorker {
   private final AtomicInteger inflight = new AtomicInteger();
   private final AtomicInteger failed = new AtomicInteger();
   private final AtomicInteger retries = new AtomicInteger();
+  private final Set<HttpConnection> connections = ConcurrentHashMap.newKeySet();
+  private volatile boolean quitting;
   private CountDownLatch settled;
 
   private long[] prevHi;
@@ -118,6 +126,7 @@ public final class GrpcWorker {
       int streamsPerConnection, int connectConcurrency, int timeoutSeconds, List<String[]> headers,
       PrintStream out) {
     this.first = first;
+    this.streamsPerConnection = streamsPerConnection;
     this.count = count;
     this.topics = topics;
     this.topicPrefix = topicPrefix;
@@ -138,6 +147,8 @@ public final class GrpcWorker {
             .setHttp2MultiplexingLimit(streamsPerConnection)
             .setTcpNoDelay(true)
             .setConnectTimeout(timeoutSeconds * 1000))
+        // At most ceil(count / S) connections: while connections are being set up the pool would
+        // otherwise open one per waiting call.
         .with(new PoolOptions().setHttp2MaxSize(connections))
         .build();
     this.client = GrpcClient.client(vertx, http);
@@ -223,8 +234,13 @@ public final class GrpcWorker {
       System.err.println("grpc worker " + first + ": gave up waiting for streams after " + budget + " s");
     }
     long ms = (System.nanoTime() - t0) / 1_000_000;
+    if (open.get() < count && streamsPerConnection > 1) {
+      System.err.println("grpc worker " + first + ": " + (count - open.get()) + " calls found no room on "
+          + connections.size() + " connections: --streams-per-connection above the server's"
+          + " SETTINGS_MAX_CONCURRENT_STREAMS?");
+    }
     out.println("READY connected=" + open.get() + " failed=" + (count - open.get()) + " retries=" + retries.get()
-        + " ms=" + ms + " io=" + Net.transportName());
+        + " ms=" + ms + " io=" + Net.transportName() + " connections=" + connections.size());
 
     BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII));
     String line;
@@ -385,6 +401,7 @@ public final class GrpcWorker {
   }
 
   private void quit() {
+    quitting = true;
     for (Sub s : subs) {
       s.quitting = true;
     }
@@ -398,7 +415,7 @@ public final class GrpcWorker {
   // ------------------------------------------------------------------ subscribing
 
   private void pump() {
-    while (inflight.get() < connectConcurrency) {
+    while (!quitting && inflight.get() < connectConcurrency) {
       Sub s = queue.poll();
       if (s == null) {
         return;
@@ -410,6 +427,9 @@ public final class GrpcWorker {
 
   /** On the subscriber's context. */
   private void subscribe(Sub s) {
+    if (quitting) {
+      return;
+    }
     s.attempts++;
     s.state = State.CONNECTING;
     s.lastOffset = -1;
@@ -456,6 +476,9 @@ public final class GrpcWorker {
       return;
     }
     s.state = State.SUBSCRIBED;
+    if (s.request != null && s.request.connection() != null) {
+      connections.add(s.request.connection());
+    }
     open.incrementAndGet();
     inflight.decrementAndGet();
     settled.countDown();

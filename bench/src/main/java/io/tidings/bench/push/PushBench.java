@@ -425,7 +425,6 @@ public final class PushBench {
     put("run.park_micros", parkMicros);
     if (transport.equals("grpc")) {
       put("run.grpc_streams_per_connection", grpcStreamsPerConnection);
-      put("run.grpc_connections", grpcConnections());
     }
     put("run.url", url);
     put("run.started", OffsetDateTime.now(ZoneOffset.UTC).withNano(0).toString());
@@ -956,28 +955,21 @@ public final class PushBench {
     }
     connected = 0;
     long retries = 0;
+    long connections = 0;
     List<String> ios = new ArrayList<>();
     for (Worker w : workers) {
       Map<String, String> kv = kv(w.next("READY", 900));
       connected += (int) l(kv, "connected");
       retries += l(kv, "retries");
+      connections += l(kv, "connections");
       ios.add(kv.get("io"));
+    }
+    if (transport.equals("grpc")) {
+      put("run.grpc_connections", connections);
     }
     put("connect.retries", retries);
     put("connect.workers", workers.size());
     put("connect.worker_io", String.join(",", ios));
-  }
-
-  /** HTTP/2 connections the gRPC workers open: ceil(streams / S) per worker. */
-  private int grpcConnections() {
-    int n = (subscribers + perWorker - 1) / perWorker;
-    int per = (subscribers + n - 1) / n;
-    int total = 0;
-    for (int first = 0; first < subscribers; first += per) {
-      int count = Math.min(per, subscribers - first);
-      total += (count + grpcStreamsPerConnection - 1) / grpcStreamsPerConnection;
-    }
-    return total;
   }
 
   private void stopWorkers() {
