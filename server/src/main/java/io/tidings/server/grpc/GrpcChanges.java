@@ -5,7 +5,6 @@ import io.tidings.core.Position;
 import io.tidings.proto.v1.ChangesResponse;
 import io.tidings.server.auth.Principal;
 import io.tidings.server.pull.ChangeReader;
-import io.vertx.core.http.HttpServerResponse;
 import java.util.function.BiConsumer;
 
 /**
@@ -24,7 +23,7 @@ public final class GrpcChanges {
 
   /** Reads per the query; {@code then} gets the answer or the failure, on the loop. */
   void read(String topic, Position since, int limit, long waitMillis, boolean notifyOnly, Principal principal,
-      String host, HttpServerResponse http, BiConsumer<ChangesResponse, Throwable> then) {
+      String host, GrpcCall call, BiConsumer<ChangesResponse, Throwable> then) {
     ChangeReader.Pending pending = reader.read(
         new ChangeReader.Query(topic, since, limit, waitMillis, notifyOnly, principal, host), ar -> {
           if (ar.failed()) {
@@ -33,7 +32,7 @@ public final class GrpcChanges {
             then.accept(ar.result().shared(PROTO, notifyOnly, page -> encode(page, notifyOnly)), null);
           }
         });
-    http.closeHandler(v -> pending.cancel());
+    call.onClose(pending::cancel);
   }
 
   private static ChangesResponse encode(ChangeReader.Page page, boolean notifyOnly) {

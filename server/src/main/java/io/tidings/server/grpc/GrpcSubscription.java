@@ -81,6 +81,7 @@ final class GrpcSubscription implements Sink, PushConnection {
 
   private final PushLoop loop;
   private final GrpcServerResponse<SubscribeRequest, ServerMessage> call;
+  private final GrpcCall caller;
   private final HttpServerResponse http;
   private final TidingsConfig.Push config;
   private final GrpcStats stats;
@@ -96,11 +97,13 @@ final class GrpcSubscription implements Sink, PushConnection {
   private boolean closed;
   private boolean streamOver;
 
-  GrpcSubscription(PushLoop loop, GrpcServerResponse<SubscribeRequest, ServerMessage> call, HttpServerResponse http,
+  GrpcSubscription(PushLoop loop, GrpcServerResponse<SubscribeRequest, ServerMessage> call, GrpcCall caller,
       TidingsConfig.Push config, GrpcStats stats, LongAdder dropped, Principal principal, Ticket ticket,
       SubscribeRequest request, List<Topic> topics) {
     this.loop = loop;
     this.call = call;
+    this.caller = caller;
+    HttpServerResponse http = caller.http.response();
     this.http = http;
     this.config = config;
     this.stats = stats;
@@ -112,7 +115,8 @@ final class GrpcSubscription implements Sink, PushConnection {
     this.out = new Outbound(new Outbound.Socket() {
       @Override
       public boolean writeQueueFull() {
-        return http.writeQueueFull();
+        // Once the stream is over nothing is written: let the queue drain into nothing.
+        return !streamOver && !http.ended() && http.writeQueueFull();
       }
 
       @Override
@@ -132,12 +136,22 @@ final class GrpcSubscription implements Sink, PushConnection {
 
   /** Sends the response headers and starts every topic's feed. */
   void start() {
-    http.closeHandler(v -> {
+    try {
+      if (caller.closed() || http.ended()) {
+        throw new IllegalStateException("the stream is over");
+      }
+      call.writeHead();
+    } catch (IllegalStateException gone) {
+      // The client left while the call was being checked.
+      ticket.release();
+      closed = true;
+      return;
+    }
+    http.drainHandler(v -> out.drained());
+    caller.onClose(() -> {
       streamOver = true;
       release();
     });
-    http.drainHandler(v -> out.drained());
-    call.writeHead();
     lastSent = System.currentTimeMillis();
     loop.add(this);
     stats.streams.incrementAndGet();

@@ -27,16 +27,15 @@ import io.tidings.server.http.HttpApi;
 import io.tidings.server.http.Responses;
 import io.tidings.server.limits.Limits;
 import io.tidings.server.limits.Ticket;
+import io.tidings.server.ops.AccessLog;
 import io.tidings.server.ops.Metrics;
 import io.tidings.server.publish.EventParser;
 import io.tidings.server.push.PushLoop;
 import io.tidings.server.push.PushStats;
 import io.vertx.core.Future;
 import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.http.HttpServerResponse;
 import io.vertx.grpc.common.GrpcMessageDecoder;
 import io.vertx.grpc.common.GrpcMessageEncoder;
-import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
 import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcProtocol;
@@ -88,10 +87,7 @@ public final class GrpcTransport {
   /** The HTTP request whose call Vert.x is dispatching right now (it dispatches synchronously). */
   private HttpServerRequest dispatching;
   private boolean dispatchingFirst;
-
-  /** Who is calling, from where, over which HTTP/2 stream. */
-  private record Caller(String method, HttpServerRequest http, Principal principal, String host, String key,
-      boolean firstOnConnection) {}
+  private AccessLog.Entry dispatchingLog;
 
   public GrpcTransport(PushLoop loop, Engine engine, EventParser parser, Metrics metrics, TidingsConfig config,
       GrpcStats stats, PushStats pushStats, Authenticator auth, Limits limits, GrpcChanges changes) {
@@ -128,11 +124,13 @@ public final class GrpcTransport {
 
   /**
    * Serves one gRPC call. {@code firstOnConnection}: this is the first request of its connection,
-   * which spends a connection token when connections are rate limited.
+   * which spends a connection token when connections are rate limited. The call is logged in
+   * {@code log} when it ends.
    */
-  public void handle(HttpServerRequest request, boolean firstOnConnection) {
+  public void handle(HttpServerRequest request, boolean firstOnConnection, AccessLog.Entry log) {
     dispatching = request;
     dispatchingFirst = firstOnConnection;
+    dispatchingLog = log;
     try {
       server.handle(request);
     } finally {
@@ -141,38 +139,30 @@ public final class GrpcTransport {
   }
 
   private interface Body<Req, Resp> {
-    void run(Caller caller, Req message, GrpcServerResponse<Req, Resp> response);
+    void run(GrpcCall caller, Req message, GrpcServerResponse<Req, Resp> response);
   }
 
   /** Reads the call's one message, authenticates it, meters it and runs {@code body}; any failure ends the call. */
   private <Req, Resp> void serve(GrpcServerRequest<Req, Resp> call, String method, Body<Req, Resp> body) {
     HttpServerRequest http = dispatching;
-    boolean first = dispatchingFirst;
     GrpcServerResponse<Req, Resp> response = call.response();
-    HttpServerResponse httpResponse = http.response();
-    httpResponse.endHandler(v -> stats.call(method, statusName(httpResponse)));
+    if (http == null) {
+      // Only reachable if Vert.x stopped dispatching calls synchronously from handle().
+      GrpcErrors.fail(response, new IllegalStateException("a gRPC call arrived outside GrpcTransport.handle"));
+      return;
+    }
+    GrpcCall caller = new GrpcCall(method, http, dispatchingFirst, dispatchingLog, stats);
     call.last().onSuccess(message -> {
       try {
         principal(call.headers().get("authorization"), response, principal -> {
           String host = HttpApi.host(http);
-          body.run(new Caller(method, http, principal, host, limits.key(principal, host), first), message, response);
+          caller.identify(principal, host, limits.key(principal, host));
+          body.run(caller, message, response);
         });
       } catch (RuntimeException e) {
         GrpcErrors.fail(response, e);
       }
     });
-  }
-
-  private static String statusName(HttpServerResponse response) {
-    String code = response.trailers().get("grpc-status");
-    if (code == null) {
-      code = response.headers().get("grpc-status");
-    }
-    try {
-      return code == null ? "UNKNOWN" : GrpcStatus.valueOf(Integer.parseInt(code)).name();
-    } catch (RuntimeException e) {
-      return "UNKNOWN";
-    }
   }
 
   /**
@@ -233,8 +223,8 @@ public final class GrpcTransport {
    * Spends a connection token for the first call of a connection and for every stream (as the HTTP
    * API does for SSE and WebSocket), then one of {@code kind}; throws {@code 429 rate_limited}.
    */
-  private void meter(Caller caller, Limits.Kind kind, boolean stream) {
-    if (caller.firstOnConnection() || stream) {
+  private void meter(GrpcCall caller, Limits.Kind kind, boolean stream) {
+    if (caller.firstOnConnection || stream) {
       limits.check(Limits.Kind.CONNECTION, caller.key(), false);
     }
     limits.check(kind, caller.key(), false);
@@ -283,7 +273,7 @@ public final class GrpcTransport {
 
   // ---- Publish
 
-  private void publish(Caller caller, PublishRequest request, GrpcServerResponse<PublishRequest, PublishResponse> response) {
+  private void publish(GrpcCall caller, PublishRequest request, GrpcServerResponse<PublishRequest, PublishResponse> response) {
     meter(caller, Limits.Kind.PUBLISH, false);
     String topic = topic(request.getTopic());
     Access.requirePublish(caller.principal(), topic);
@@ -309,7 +299,7 @@ public final class GrpcTransport {
 
   // ---- State
 
-  private void state(Caller caller, StateRequest request, GrpcServerResponse<StateRequest, StateResponse> response) {
+  private void state(GrpcCall caller, StateRequest request, GrpcServerResponse<StateRequest, StateResponse> response) {
     meter(caller, Limits.Kind.POLL, false);
     String topic = topic(request.getTopic());
     Access.requireSubscribe(caller.principal(), topic);
@@ -340,7 +330,7 @@ public final class GrpcTransport {
 
   // ---- Changes
 
-  private void changes(Caller caller, ChangesRequest request,
+  private void changes(GrpcCall caller, ChangesRequest request,
       GrpcServerResponse<ChangesRequest, ChangesResponse> response) {
     meter(caller, Limits.Kind.POLL, false);
     String topic = topic(request.getTopic());
@@ -354,7 +344,7 @@ public final class GrpcTransport {
     boolean notifyOnly = notifyMode(request.getMode(), false);
     limits.checkPollPace(caller.key(), "grpc:Changes", topic, request.getSince().isEmpty() ? "earliest" : request.getSince());
     changes.read(topic, since, limit, request.getWaitSeconds() * 1000L, notifyOnly, caller.principal(), caller.host(),
-        caller.http().response(), (page, failure) -> {
+        caller, (page, failure) -> {
           if (failure != null) {
             GrpcErrors.fail(response, failure);
             return;
@@ -365,7 +355,7 @@ public final class GrpcTransport {
 
   // ---- Subscribe
 
-  private void subscribe(Caller caller, SubscribeRequest request,
+  private void subscribe(GrpcCall caller, SubscribeRequest request,
       GrpcServerResponse<SubscribeRequest, ServerMessage> response) {
     if (request.getTopicsCount() == 0) {
       throw ApiException.badRequest("invalid_request", "name at least one topic to subscribe to");
@@ -398,7 +388,7 @@ public final class GrpcTransport {
     if (ticket == null) {
       throw ApiException.unavailable("the server is at capacity; call again later", Responses.retryAfterSeconds());
     }
-    new GrpcSubscription(loop, response, caller.http().response(), push, stats, pushStats.droppedCounter(),
+    new GrpcSubscription(loop, response, caller, push, stats, pushStats.droppedCounter(),
         caller.principal(), ticket, request, topics).start();
   }
 }

@@ -102,7 +102,7 @@ public final class HttpApi {
   public void handle(HttpServerRequest request) {
     if (grpc != null && GrpcTransport.owns(request)) {
       // gRPC has its own statuses, auth metadata and limits; CORS and HTTP methods do not apply.
-      grpc.handle(request, watch.firstRequest(request));
+      grpc.handle(request, watch.firstRequest(request), accessLog.begin(request));
       return;
     }
     String path = request.path();

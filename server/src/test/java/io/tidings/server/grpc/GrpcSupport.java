@@ -144,7 +144,7 @@ final class GrpcSupport {
       }, headers == null ? new Metadata() : headers);
       call.sendMessage(request);
       call.halfClose();
-      call.request(manual ? 1 : 1);
+      call.request(1);
       return s;
     }
 
