@@ -17,7 +17,7 @@
 #   RATES_FANOUT     [10,20,30,50,75,100,150,200]  msg/s steps, fanout
 #   WARMUP_RATE_FANOUT [10]            its warm-up rate
 #   GRPC_STREAMS_PER_CONNECTION [1]    Subscribe calls per HTTP/2 connection (1 = a connection each,
-#                                      like independent services; the server's max streams caps it)
+#                                      like independent services; at most the server's max concurrent streams, 100)
 #   SUBSCRIBERS      [10000]  subscribers of the broadcast and topics scenarios
 #   TOPICS           [1000]   topics of the topics scenario (SUBSCRIBERS/TOPICS subscribers each)
 #   IDLE_CONNECTIONS [19000]  connections of the idle scenario (on IDLE_TOPICS [1000] topics)

@@ -92,8 +92,8 @@ public final class PushBench {
                                   -Dio.netty.leakDetection.level=disabled")
         --connect-concurrency C   connection attempts in flight per worker (default 100)
         --grpc-streams-per-connection S   gRPC: Subscribe calls sharing one HTTP/2 connection (default 1:
-                                  one connection per subscriber, like independent services; the
-                                  server's max concurrent streams caps it)
+                                  one connection per subscriber, like independent services); at most
+                                  the server's max concurrent streams (Vert.x's default: 100)
         --pub-connections C       publisher keep-alive connections (default 64)
       output:
         --label NAME              run name in the output (default TARGET/TRANSPORT/SCENARIO)
