@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # Push benchmark: WebSocket and SSE delivery of Tidings against Nchan (nginx + nchan module), in
-# one invocation, printed side by side. Three scenarios: broadcast (10,000 subscribers on one
+# one invocation, printed side by side. Four scenarios: broadcast (10,000 subscribers on one
 # topic, rate stepped up), topics (10,000 subscribers on 1,000 topics), idle (19,000 idle
-# connections, server memory per connection). See bench/README.md ("Push").
+# connections, server memory per connection), fanout (1,000 gRPC Subscribe streams on one topic
+# beside 1,000 WebSockets, both on Tidings: ratio grpc / ws). See bench/README.md ("Push").
 #
 # Every setting is an environment variable (defaults in brackets):
-#   SCENARIOS        [broadcast topics idle]
-#   TRANSPORTS       [ws sse]
+#   SCENARIOS        [broadcast topics idle fanout]
+#   TRANSPORTS       [ws sse]          of broadcast, topics and idle (grpc too: Tidings only)
 #   TARGETS          [nchan tidings]   (each scenario/transport runs nchan then tidings, fresh servers)
+#   FANOUT_TRANSPORTS [ws grpc]        the fanout scenario's transports, on
+#   FANOUT_TARGETS   [tidings]         these targets (Nchan has no gRPC: grpc is left out there)
+#   FANOUT_PAIRED    [1]               1 = one server per target, every rate stepped once per transport
+#                                      in turn (paired steps); 0 = one run (fresh server) per transport
+#   FANOUT_SUBSCRIBERS [1000]          subscribers of the fanout scenario, all on one topic
+#   RATES_FANOUT     [10,20,30,50,75,100,150,200]  msg/s steps, fanout
+#   WARMUP_RATE_FANOUT [10]            its warm-up rate
+#   GRPC_STREAMS_PER_CONNECTION [1]    Subscribe calls per HTTP/2 connection (1 = a connection each,
+#                                      like independent services; at most the server's max concurrent streams, 100)
 #   SUBSCRIBERS      [10000]  subscribers of the broadcast and topics scenarios
 #   TOPICS           [1000]   topics of the topics scenario (SUBSCRIBERS/TOPICS subscribers each)
 #   IDLE_CONNECTIONS [19000]  connections of the idle scenario (on IDLE_TOPICS [1000] topics)
@@ -42,12 +52,19 @@ source "$root/bench/lib.sh"
 QUICK="${QUICK:-0}"
 if [ "$QUICK" = 1 ]; then
   : "${SUBSCRIBERS:=2000}" "${TOPICS:=200}" "${IDLE_CONNECTIONS:=4000}" "${IDLE_TOPICS:=200}"
-  : "${RATES_BROADCAST:=2,10,50,100}" "${RATES_TOPICS:=200,1000,4000}"
+  : "${RATES_BROADCAST:=2,10,50,100}" "${RATES_TOPICS:=200,1000,4000}" "${RATES_FANOUT:=10,50,100,200}"
   : "${STEP_SECONDS:=4}" "${WARMUP_SECONDS:=3}" "${WARMUP_MAX:=15}" "${IDLE_SECONDS:=4}"
 fi
-SCENARIOS="${SCENARIOS:-broadcast topics idle}"
+SCENARIOS="${SCENARIOS:-broadcast topics idle fanout}"
 TRANSPORTS="${TRANSPORTS:-ws sse}"
 TARGETS="${TARGETS:-nchan tidings}"
+FANOUT_TRANSPORTS="${FANOUT_TRANSPORTS:-ws grpc}"
+FANOUT_TARGETS="${FANOUT_TARGETS:-tidings}"
+FANOUT_PAIRED="${FANOUT_PAIRED:-1}"
+FANOUT_SUBSCRIBERS="${FANOUT_SUBSCRIBERS:-1000}"
+RATES_FANOUT="${RATES_FANOUT:-10,20,30,50,75,100,150,200}"
+WARMUP_RATE_FANOUT="${WARMUP_RATE_FANOUT:-10}"
+GRPC_STREAMS_PER_CONNECTION="${GRPC_STREAMS_PER_CONNECTION:-1}"
 SUBSCRIBERS="${SUBSCRIBERS:-10000}"
 TOPICS="${TOPICS:-1000}"
 IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-19000}"
@@ -101,7 +118,7 @@ fi
 
 # ---------------------------------------------------------------- tools
 need_install=()
-if [[ " $TARGETS " == *" nchan "* ]]; then
+if [[ " $TARGETS " == *" nchan "* && " $SCENARIOS " != " fanout " ]] || [[ " $SCENARIOS " == *" fanout "* && " $FANOUT_TARGETS " == *" nchan "* ]]; then
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_install+=(nginx)
   [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || need_install+=(libnginx-mod-nchan)
 fi
@@ -124,7 +141,7 @@ if [ "$SKIP_BUILD" != 1 ]; then
   timeout 600 ./mvnw -q -B -DskipTests $MVN_ARGS package -pl server,bench -am
 fi
 [ -f "$bench_jar" ] || { echo "missing $bench_jar (build failed?)" >&2; exit 1; }
-if [[ " $TARGETS " == *" tidings "* ]] && [ ! -f "$server_jar" ]; then
+if [[ " $TARGETS $FANOUT_TARGETS " == *" tidings "* ]] && [ ! -f "$server_jar" ]; then
   echo "missing $server_jar (build failed?)" >&2
   exit 1
 fi
@@ -159,16 +176,29 @@ started_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 run_no=0
 for scenario in $SCENARIOS; do
+  transports="$TRANSPORTS"
+  targets="$TARGETS"
   case "$scenario" in
     broadcast) args=(--subscribers "$SUBSCRIBERS" --topics 1 --rates "$RATES_BROADCAST" --warmup-rate "$WARMUP_RATE_BROADCAST") ;;
     topics) args=(--subscribers "$SUBSCRIBERS" --topics "$TOPICS" --rates "$RATES_TOPICS" --warmup-rate "$WARMUP_RATE_TOPICS") ;;
     idle) args=(--subscribers "$IDLE_CONNECTIONS" --topics "$IDLE_TOPICS" --idle-seconds "$IDLE_SECONDS") ;;
+    fanout)
+      args=(--subscribers "$FANOUT_SUBSCRIBERS" --topics 1 --rates "$RATES_FANOUT" --warmup-rate "$WARMUP_RATE_FANOUT")
+      transports="$FANOUT_TRANSPORTS"
+      # Paired: one PushBench run takes the list (ws,grpc) and alternates its steps.
+      [ "$FANOUT_PAIRED" = 1 ] && transports="$(echo $FANOUT_TRANSPORTS | tr ' ' ',')"
+      targets="$FANOUT_TARGETS" ;;
     *) echo "unknown scenario $scenario" >&2; exit 2 ;;
   esac
-  for transport in $TRANSPORTS; do
-    for target in $TARGETS; do
+  for transport in $transports; do
+    for target in $targets; do
+      if [ "$target" != tidings ] && [[ ",$transport," == *",grpc,"* ]]; then
+        log "leaving grpc out of $scenario on $target (no gRPC there)"
+        transport="$(echo "$transport" | tr ',' '\n' | grep -vx grpc | paste -sd, -)"
+        [ -n "$transport" ] || continue
+      fi
       run_no=$((run_no + 1))
-      name="$(printf '%02d' "$run_no")-$scenario-$transport-$target"
+      name="$(printf '%02d' "$run_no")-$scenario-${transport//,/+}-$target"
       if pgrep -f surefire >/dev/null 2>&1; then
         log "NOTE: a Maven test run (surefire) is using the machine; figures will be noisy"
       fi
@@ -177,6 +207,7 @@ for scenario in $SCENARIOS; do
         --step-seconds "$STEP_SECONDS" --warmup-seconds "$WARMUP_SECONDS" --warmup-max "$WARMUP_MAX"
         --p99-limit-ms "$P99_LIMIT_MS" --low-latency-ms "$LOW_LATENCY_MS"
         --payload-bytes "$PAYLOAD_BYTES" --per-worker "$PER_WORKER" --worker-jvm "$WORKER_JVM_OPTS"
+        --grpc-streams-per-connection "$GRPC_STREAMS_PER_CONNECTION"
         --results "$work/results/$name.properties")
       # Generous bound: connecting 19,000, up to ~12 steps with drains.
       limit=900
@@ -215,5 +246,11 @@ nchan_version="$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null ||
   echo "   tidings: java $SERVER_JVM_OPTS -jar tidings.jar serve --store $TIDINGS_STORE (idle: + $IDLE_JVM_EXTRA)"
   echo "   nchan: $nginx_version + libnginx-mod-nchan $nchan_version, worker_processes 1 (bench/nchan/nchan.conf)"
   echo "   load generator: Netty, $PER_WORKER connections per worker process at most; everything on 127.0.0.1 sharing the cores"
+  if [[ " $SCENARIOS " == *" fanout "* ]] || [[ " $TRANSPORTS " == *" grpc "* ]]; then
+    echo "   grpc subscribers: Vert.x gRPC client over h2c, $GRPC_STREAMS_PER_CONNECTION Subscribe stream(s) per HTTP/2 connection"
+    if [ "$FANOUT_PAIRED" = 1 ]; then
+      echo "   fanout: paired steps, $FANOUT_TRANSPORTS on one server per target, each rate once per transport in turn"
+    fi
+  fi
   java -cp "$bench_jar" io.tidings.bench.push.PushReport "$work/results"
 } | tee ${RESULTS:+"$RESULTS"}

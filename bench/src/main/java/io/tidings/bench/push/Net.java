@@ -41,13 +41,16 @@ final class Net {
    * pause to the measured latency.
    */
   static EventLoopGroup group(int threads, String name, long parkMicros) {
+    return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), ioHandlerFactory(parkMicros));
+  }
+
+  /** The I/O handlers of {@link #group(int, String, long)}'s loops (also used under Vert.x: {@link ParkingTransport}). */
+  static IoHandlerFactory ioHandlerFactory(long parkMicros) {
     SelectStrategyFactory strategy = parkMicros <= 0 ? DefaultSelectStrategyFactory.INSTANCE : () -> (supplier, hasTasks) -> {
       LockSupport.parkNanos(parkMicros * 1_000L);
       return hasTasks ? supplier.get() : SelectStrategy.SELECT;
     };
-    IoHandlerFactory f = epoll() ? EpollIoHandler.newFactory(0, strategy)
-        : NioIoHandler.newFactory(SelectorProvider.provider(), strategy);
-    return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), f);
+    return epoll() ? EpollIoHandler.newFactory(0, strategy) : NioIoHandler.newFactory(SelectorProvider.provider(), strategy);
   }
 
   static Class<? extends SocketChannel> channelClass() {

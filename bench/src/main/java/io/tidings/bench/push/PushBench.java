@@ -29,8 +29,9 @@ import java.util.concurrent.TimeUnit;
 import org.HdrHistogram.Histogram;
 
 /**
- * Push benchmark coordinator: N WebSocket or SSE subscribers, spread over worker processes
- * ({@link PushWorker}, at most {@code --per-worker} connections each), receive messages that this
+ * Push benchmark coordinator: N WebSocket, SSE or gRPC subscribers, spread over worker processes
+ * ({@link PushWorker}, {@link GrpcWorker} for gRPC; at most {@code --per-worker} connections
+ * each), receive messages that this
  * process publishes over HTTP at a set rate or in rising steps. Per step it reports deliveries a
  * second, publish→receive latency (p50/p99/p99.9, HdrHistogram merged from the workers), missing
  * and duplicated sequence numbers per subscriber, the server's CPU time per delivery
@@ -38,6 +39,13 @@ import org.HdrHistogram.Histogram;
  * connection. Works against Tidings ({@code --target tidings}) and Nchan ({@code --target nchan}),
  * against a running server ({@code --url}, optionally {@code --server-pid} for CPU and memory) or
  * a Tidings server it starts itself ({@code --tidings-jar}). {@code --help} lists the options.
+ *
+ * <p>With several transports ({@code --transport ws,grpc}) it runs them as <em>paired steps</em>
+ * on one server: each transport gets its own subscribers on its own topics (prefix
+ * {@code P<transport>-}), all connected at once, and every rate is stepped once per transport,
+ * one right after the other, so that the machine's noise and the server's JIT state hit them
+ * alike. Each transport's results go to {@code --results} with {@code -<transport>} before the
+ * extension.
  */
 public final class PushBench {
   private static final String USAGE = """
@@ -53,18 +61,20 @@ public final class PushBench {
         --nchan-pub/--nchan-ws/--nchan-sse PATH   Nchan locations (default /pub, /ws, /sse; channel in ?id=)
         --header "Name: value"    extra header on every request (repeatable), e.g. Authorization
       load:
-        --transport ws|sse        (default ws)
-        --scenario broadcast|topics|idle   sets defaults of the next four (default broadcast)
-        --subscribers N           (broadcast/topics 10000, idle 19000)
-        --topics K                subscriber g listens to topic g %% K (broadcast 1, topics 1000, idle 1000)
+        --transport ws|sse|grpc   (default ws; grpc: tidings.v1.Tidings/Subscribe over h2c, Tidings only);
+                                  a list (ws,grpc) runs paired steps on one server, see above
+        --scenario broadcast|topics|idle|fanout   sets defaults of the next four (default broadcast)
+        --subscribers N           (broadcast/topics 10000, idle 19000, fanout 1000)
+        --topics K                subscriber g listens to topic g %% K (broadcast/fanout 1, topics 1000, idle 1000)
         --rates R1,R2,...         msg/s steps, stop at the first step that misses a bound
                                   (broadcast 2,3,5,7,10,15,20,30,50,75,100;
-                                   topics 100,500,1000,2000,4000,6000,8000,10000,15000,20000)
+                                   topics 100,500,1000,2000,4000,6000,8000,10000,15000,20000;
+                                   fanout 10,20,30,50,75,100,150,200)
         --step-seconds S          publishing seconds per step (default 8)
         --warmup-seconds S        warm-up first, in 3 s chunks, not in the summary (default 6; 0 = none); it
                                   goes on until a JVM server's JIT spent < 0.3 s in a chunk, at most
         --warmup-max S            (default 36) seconds
-        --warmup-rate R           its rate (default broadcast 2, topics 500)
+        --warmup-rate R           its rate (default broadcast 2, topics 500, fanout 10)
         --p99-limit-ms MS         stop after a step whose p99 exceeds this (default 1000)
         --low-latency-ms MS       the summary also gives the best rate with p99 <= this (default 50)
         --drain-max S             longest wait for late deliveries after a step (default 10)
@@ -81,6 +91,9 @@ public final class PushBench {
         --worker-jvm "FLAGS"      worker JVM flags (default "-Xms256m -Xmx768m -XX:+UseParallelGC
                                   -Dio.netty.leakDetection.level=disabled")
         --connect-concurrency C   connection attempts in flight per worker (default 100)
+        --grpc-streams-per-connection S   gRPC: Subscribe calls sharing one HTTP/2 connection (default 1:
+                                  one connection per subscriber, like independent services); at most
+                                  the server's max concurrent streams (Vert.x's default: 100)
         --pub-connections C       publisher keep-alive connections (default 64)
       output:
         --label NAME              run name in the output (default TARGET/TRANSPORT/SCENARIO)
@@ -119,14 +132,59 @@ public final class PushBench {
   private long parkMicros = 1000;
   private String workerJvm = "-Xms256m -Xmx768m -XX:+UseParallelGC -Dio.netty.leakDetection.level=disabled";
   private int connectConcurrency = 100;
+  private int grpcStreamsPerConnection = 1;
   private int pubConnections = 64;
   private String label;
   private Path resultsFile;
 
-  private final Map<String, String> results = new LinkedHashMap<>();
-  private final List<Worker> workers = new ArrayList<>();
-  private List<Long> serverPids = List.of();
+  private List<String> transports;
+  private final List<Lane> lanes = new ArrayList<>();
+  private Lane lane;
+  // The current lane's (see use()).
+  private Map<String, String> results = new LinkedHashMap<>();
+  private List<Worker> workers = new ArrayList<>();
   private int connected;
+  private List<Long> serverPids = List.of();
+
+  /** One transport's subscribers, publisher, results and stepping state. */
+  private static final class Lane {
+    final String transport;
+    final String label;
+    final String topicPrefix;
+    final Path resultsFile;
+    final Map<String, String> results = new LinkedHashMap<>();
+    final List<Worker> workers = new ArrayList<>();
+    int connected;
+    Publisher publisher;
+    int steps;
+    Step best;
+    Step bestLow;
+    Step first;
+    String stopped = "all steps done";
+    boolean done;
+
+    Lane(String transport, String label, String topicPrefix, Path resultsFile) {
+      this.transport = transport;
+      this.label = label;
+      this.topicPrefix = topicPrefix;
+      this.resultsFile = resultsFile;
+    }
+  }
+
+  /** Makes {@code l} the lane that the workers, results and step methods act on. */
+  private void use(Lane l) {
+    if (lane != null) {
+      lane.connected = connected;
+    }
+    lane = l;
+    transport = l.transport;
+    label = l.label;
+    topicPrefix = l.topicPrefix;
+    resultsFile = l.resultsFile;
+    results = l.results;
+    workers = l.workers;
+    connected = l.connected;
+  }
 
   public static void main(String[] args) {
     PushBench b = new PushBench();
@@ -192,17 +250,25 @@ public final class PushBench {
         case "--park-micros" -> parkMicros = Long.parseLong(v);
         case "--worker-jvm" -> workerJvm = v;
         case "--connect-concurrency" -> connectConcurrency = Integer.parseInt(v);
+        case "--grpc-streams-per-connection" -> grpcStreamsPerConnection = Integer.parseInt(v);
         case "--pub-connections" -> pubConnections = Integer.parseInt(v);
         case "--label" -> label = v;
         case "--results" -> resultsFile = Path.of(v);
         default -> throw new IllegalArgumentException("unknown option " + a);
       }
     }
-    if (!List.of("ws", "sse").contains(transport)) {
-      throw new IllegalArgumentException("--transport must be ws or sse");
+    transports = Arrays.stream(transport.split(",")).map(String::trim).filter(x -> !x.isEmpty()).distinct().toList();
+    if (transports.isEmpty() || !List.of("ws", "sse", "grpc").containsAll(transports)) {
+      throw new IllegalArgumentException("--transport must be ws, sse or grpc, or a list of them");
     }
-    if (!List.of("broadcast", "topics", "idle").contains(scenario)) {
-      throw new IllegalArgumentException("--scenario must be broadcast, topics or idle");
+    if (transports.contains("grpc") && !target.equals("tidings")) {
+      throw new IllegalArgumentException("--transport grpc needs --target tidings");
+    }
+    if (grpcStreamsPerConnection < 1) {
+      throw new IllegalArgumentException("--grpc-streams-per-connection must be at least 1");
+    }
+    if (!List.of("broadcast", "topics", "idle", "fanout").contains(scenario)) {
+      throw new IllegalArgumentException("--scenario must be broadcast, topics, idle or fanout");
     }
     if (url == null && tidingsJar == null) {
       throw new IllegalArgumentException("give --url (a running server) or --tidings-jar (start one)");
@@ -216,6 +282,12 @@ public final class PushBench {
         topics = topics != null ? topics : 1;
         rates = rates != null ? rates : new double[] {2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100};
         warmupRate = warmupRate != null ? warmupRate : 2;
+      }
+      case "fanout" -> {
+        subscribers = subscribers != null ? subscribers : 1_000;
+        topics = topics != null ? topics : 1;
+        rates = rates != null ? rates : new double[] {10, 20, 30, 50, 75, 100, 150, 200};
+        warmupRate = warmupRate != null ? warmupRate : 10;
       }
       case "topics" -> {
         subscribers = subscribers != null ? subscribers : 10_000;
@@ -231,16 +303,28 @@ public final class PushBench {
         warmupRate = 0.0;
       }
     }
-    if (label == null) {
-      label = target + "/" + transport + "/" + scenario;
+    if (transports.size() > 1 && scenario.equals("idle")) {
+      throw new IllegalArgumentException("the idle scenario takes one transport");
     }
+    boolean paired = transports.size() > 1;
+    for (String t : transports) {
+      String l = label == null ? target + "/" + t + "/" + scenario : paired ? label + "/" + t : label;
+      Path f = resultsFile;
+      if (f != null && paired) {
+        String name = f.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        name = dot > 0 ? name.substring(0, dot) + "-" + t + name.substring(dot) : name + "-" + t;
+        f = f.resolveSibling(name);
+      }
+      lanes.add(new Lane(t, l, paired ? topicPrefix + t + "-" : topicPrefix, f));
+    }
+    use(lanes.get(0));
   }
 
   // ------------------------------------------------------------------ the run
 
   private int run() throws Exception {
     ServerProcess server = null;
-    Publisher publisher = null;
     Path tempDir = null;
     boolean finished = false;
     int rc = 0;
@@ -254,7 +338,8 @@ public final class PushBench {
         List<String> jvm = split(serverJvm);
         List<String> serve = split(serveArgs);
         Path data = dir.resolve("data-" + System.nanoTime());
-        Path log = dir.resolve("server-" + label.replace('/', '-') + ".log");
+        String name = lanes.size() > 1 ? target + "-" + String.join("+", transports) + "-" + scenario : label;
+        Path log = dir.resolve("server-" + name.replace('/', '-') + ".log");
         server = ServerProcess.start(tidingsJar, jvm, serve, data, log, 120);
         url = server.baseUrl();
         serverPid = server.pid();
@@ -268,76 +353,57 @@ public final class PushBench {
         extra.add(h.substring(0, c).trim(), h.substring(c + 1).trim());
       }
       Dialect dialect = new Dialect(target, base, nchanPub, nchanWs, nchanSse);
-      put("run.label", label);
-      put("run.target", target);
-      put("run.transport", transport);
-      put("run.scenario", scenario);
-      put("run.subscribers", subscribers);
-      put("run.topics", topics);
-      put("run.payload_bytes", payloadBytes);
-      put("run.park_micros", parkMicros);
-      put("run.url", url);
-      put("run.started", OffsetDateTime.now(ZoneOffset.UTC).withNano(0).toString());
-      put("run.cores", Runtime.getRuntime().availableProcessors());
-      put("run.loadavg_start", loadavg());
-      if (tidingsJar != null) {
-        put("run.server_jvm", serverJvm);
-        put("run.serve_args", serveArgs);
+      for (Lane l : lanes) {
+        use(l);
+        describe();
       }
-      info(String.format(Locale.ROOT, "%s: %d %s subscribers on %d topic(s) of %s at %s, io=%s", label, subscribers,
-          transport, topics, target, url, Net.transportName()));
+      use(lanes.get(0));
 
       // ---- baseline memory
       sleep(settleSeconds);
       if (serverPid > 0) {
         serverPids = ProcStats.tree(serverPid);
-        put("server.pids", serverPids.toString().replace(" ", ""));
       }
       boolean jvmServer = serverPid > 0 && target.equals("tidings");
       long heap0 = scenario.equals("idle") && jvmServer ? ProcStats.jvmLiveHeapKb(serverPid) : -1;
       long rss0 = serverPid > 0 ? ProcStats.rssKb(ProcStats.tree(serverPid)) : -1;
-      put("server.rss_idle_kb", rss0);
 
-      // ---- connect
-      long c0 = System.nanoTime();
-      startWorkers(dialect);
-      double connectS = (System.nanoTime() - c0) / 1e9;
-      put("connect.connected", connected);
-      put("connect.failed", subscribers - connected);
-      put("connect.seconds", fmt(connectS, 1));
-      info(String.format(Locale.ROOT, "connected %d of %d subscribers in %.1f s (%d worker processes, %s retried"
-          + " attempts)", connected, subscribers, connectS, workers.size(), results.get("connect.retries")));
-      if (connected == 0) {
-        throw new IOException("no subscriber could connect; see the messages above");
-      }
-      sleep(settleSeconds);
-      if (serverPid > 0) {
-        serverPids = ProcStats.tree(serverPid);
-        long rss1 = ProcStats.rssKb(serverPids);
-        put("server.rss_connected_kb", rss1);
-        put("server.rss_per_conn_bytes", (rss1 - rss0) * 1024 / Math.max(1, connected));
-        info(String.format(Locale.ROOT, "server RSS %d MiB idle -> %d MiB with %d connections: %d bytes/connection",
-            rss0 / 1024, rss1 / 1024, connected, (rss1 - rss0) * 1024 / Math.max(1, connected)));
+      // ---- connect, one lane after the other: each lane's RSS growth is its own
+      for (Lane l : lanes) {
+        use(l);
+        rss0 = connect(dialect, rss0);
       }
 
       if (scenario.equals("idle")) {
         idle(jvmServer, heap0);
       } else {
-        publisher = new Publisher(dialect, topics, topicPrefix, payloadBytes, pubConnections, extra);
-        publisher.warmConnections(Math.min(pubConnections, 16));
-        rc = steps(publisher);
+        for (Lane l : lanes) {
+          use(l);
+          l.publisher = new Publisher(dialect, topics, topicPrefix, payloadBytes, pubConnections, extra);
+          l.publisher.warmConnections(Math.min(pubConnections, 16));
+        }
+        rc = steps();
       }
-      put("run.loadavg_end", loadavg());
+      for (Lane l : lanes) {
+        use(l);
+        put("run.loadavg_end", loadavg());
+      }
       finished = true;
     } finally {
-      if (publisher != null) {
-        publisher.close();
+      for (Lane l : lanes) {
+        use(l);
+        if (l.publisher != null) {
+          l.publisher.close();
+        }
+        stopWorkers();
       }
-      stopWorkers();
       if (server != null) {
         server.close();
       }
-      writeResults();
+      for (Lane l : lanes) {
+        use(l);
+        writeResults();
+      }
       if (tempDir != null && finished) {
         deleteTree(tempDir);
       } else if (tempDir != null) {
@@ -345,6 +411,67 @@ public final class PushBench {
       }
     }
     return rc;
+  }
+
+  /** The current lane's run.* results. */
+  private void describe() {
+    put("run.label", label);
+    put("run.target", target);
+    put("run.transport", transport);
+    put("run.scenario", scenario);
+    put("run.subscribers", subscribers);
+    put("run.topics", topics);
+    put("run.payload_bytes", payloadBytes);
+    put("run.park_micros", parkMicros);
+    if (transport.equals("grpc")) {
+      put("run.grpc_streams_per_connection", grpcStreamsPerConnection);
+    }
+    put("run.url", url);
+    put("run.started", OffsetDateTime.now(ZoneOffset.UTC).withNano(0).toString());
+    put("run.cores", Runtime.getRuntime().availableProcessors());
+    put("run.loadavg_start", loadavg());
+    if (tidingsJar != null) {
+      put("run.server_jvm", serverJvm);
+      put("run.serve_args", serveArgs);
+    }
+    if (lanes.size() > 1) {
+      put("run.paired", String.join(",", transports));
+    }
+    info(String.format(Locale.ROOT, "%s: %d %s subscribers on %d topic(s) of %s at %s, io=%s", label, subscribers,
+        transport, topics, target, url, Net.transportName()));
+  }
+
+  /**
+   * Connects the current lane's subscribers; RSS before ({@code rss0}) and after give its bytes
+   * per connection. Returns the RSS after.
+   */
+  private long connect(Dialect dialect, long rss0) throws Exception {
+    if (serverPid > 0) {
+      put("server.pids", serverPids.toString().replace(" ", ""));
+    }
+    put("server.rss_idle_kb", rss0);
+    long c0 = System.nanoTime();
+    startWorkers(dialect);
+    double connectS = (System.nanoTime() - c0) / 1e9;
+    put("connect.connected", connected);
+    put("connect.failed", subscribers - connected);
+    put("connect.seconds", fmt(connectS, 1));
+    info(String.format(Locale.ROOT, "connected %d of %d subscribers in %.1f s (%d worker processes, %s retried"
+        + " attempts)", connected, subscribers, connectS, workers.size(), results.get("connect.retries")));
+    if (connected == 0) {
+      throw new IOException("no subscriber could connect; see the messages above");
+    }
+    sleep(settleSeconds);
+    if (serverPid > 0) {
+      serverPids = ProcStats.tree(serverPid);
+      long rss1 = ProcStats.rssKb(serverPids);
+      put("server.rss_connected_kb", rss1);
+      put("server.rss_per_conn_bytes", (rss1 - rss0) * 1024 / Math.max(1, connected));
+      info(String.format(Locale.ROOT, "server RSS %d MiB idle -> %d MiB with %d connections: %d bytes/connection",
+          rss0 / 1024, rss1 / 1024, connected, (rss1 - rss0) * 1024 / Math.max(1, connected)));
+      return rss1;
+    }
+    return rss0;
   }
 
   private void idle(boolean jvmServer, long heap0) throws Exception {
@@ -383,26 +510,34 @@ public final class PushBench {
     info(line + " [" + stats + "]");
   }
 
-  /** The warm-up and the rate steps; returns 0 (a missed bound is a result, not an error). */
-  private int steps(Publisher publisher) throws Exception {
+  /**
+   * The warm-up and the rate steps, each rate once per lane in turn; returns 0 (a missed bound is
+   * a result, not an error).
+   */
+  private int steps() throws Exception {
     if (warmupSeconds > 0 && warmupRate > 0) {
-      // In 3 s chunks: at least warmupSeconds, then on until the server's JIT (a JVM's) spent less
-      // than 0.3 s compiling in the last chunk, at most warmupMax. Nchan needs no more than the
-      // minimum; a JVM takes 20-40 s of load to settle on two cores.
+      // In 3 s chunks (per lane): at least warmupSeconds, then on until the server's JIT (a
+      // JVM's) spent less than 0.3 s compiling in the last round, at most warmupMax. Nchan needs
+      // no more than the minimum; a JVM takes 20-40 s of load to settle on two cores.
       boolean jvm = serverPid > 0 && target.equals("tidings");
       double jitBefore = jvm ? ProcStats.jitSeconds(serverPid) : -1;
       double total = 0;
-      Step w;
+      Map<Lane, Step> last = new LinkedHashMap<>();
       String settled;
       while (true) {
         double chunk = Math.min(3, Math.max(1, warmupSeconds));
-        w = step(publisher, warmupRate, chunk);
+        for (Lane l : lanes) {
+          use(l);
+          last.put(l, step(l.publisher, warmupRate, chunk));
+        }
         total += chunk;
         double jitNow = jvm ? ProcStats.jitSeconds(serverPid) : -1;
         double jitDelta = jitBefore >= 0 && jitNow >= 0 ? jitNow - jitBefore : -1;
         jitBefore = jitNow;
-        info("warm-up  " + w.line() + (jitDelta >= 0 ? String.format(Locale.ROOT, "  (server JIT %.2f s)", jitDelta)
-            : ""));
+        for (Lane l : lanes) {
+          info("warm-up  " + (lanes.size() > 1 ? l.transport + " " : "") + last.get(l).line()
+              + (jitDelta >= 0 ? String.format(Locale.ROOT, "  (server JIT %.2f s)", jitDelta) : ""));
+        }
         if (total >= warmupSeconds && jitDelta < 0.3) {
           settled = jitDelta < 0 ? "n/a" : "yes";
           break;
@@ -412,39 +547,62 @@ public final class PushBench {
           break;
         }
       }
-      record("warmup", w);
-      put("warmup.total_seconds", fmt(total, 0));
-      put("warmup.jit_settled", settled);
+      for (Lane l : lanes) {
+        use(l);
+        record("warmup", last.get(l));
+        put("warmup.total_seconds", fmt(total, 0));
+        put("warmup.jit_settled", settled);
+      }
       sleep(settleSeconds);
     }
-    info(Step.HEADER);
-    int n = 0;
-    Step best = null;
-    Step bestLow = null;
-    Step first = null;
-    String stopped = "all steps done";
+    info((lanes.size() > 1 ? "     " : "") + Step.HEADER);
     for (double rate : rates) {
-      Step s = step(publisher, rate, stepSeconds);
-      n++;
-      record("step." + n, s);
-      info(s.line());
-      if (first == null) {
-        first = s;
+      boolean any = false;
+      for (Lane l : lanes) {
+        if (l.done) {
+          continue;
+        }
+        any = true;
+        use(l);
+        Step s = step(l.publisher, rate, stepSeconds);
+        l.steps++;
+        record("step." + l.steps, s);
+        info((lanes.size() > 1 ? String.format(Locale.ROOT, "%-4s ", l.transport) : "") + s.line());
+        if (l.first == null) {
+          l.first = s;
+        }
+        boolean ok = s.keptUp && s.p99Ms() <= p99LimitMs;
+        if (ok && (l.best == null || s.deliveredPerS > l.best.deliveredPerS)) {
+          l.best = s;
+        }
+        if (s.keptUp && s.p99Ms() <= lowLatencyMs && (l.bestLow == null || s.deliveredPerS > l.bestLow.deliveredPerS)) {
+          l.bestLow = s;
+        }
+        if (!ok) {
+          l.stopped = s.keptUp ? String.format(Locale.ROOT, "p99 %.0f ms > %.0f ms at %s msg/s", s.p99Ms(), p99LimitMs,
+              fmt(rate, 0)) : "deliveries did not keep up at " + fmt(rate, 0) + " msg/s (" + s.why + ")";
+          l.done = true;
+        }
+        sleep(settleSeconds);
       }
-      boolean ok = s.keptUp && s.p99Ms() <= p99LimitMs;
-      if (ok && (best == null || s.deliveredPerS > best.deliveredPerS)) {
-        best = s;
-      }
-      if (s.keptUp && s.p99Ms() <= lowLatencyMs && (bestLow == null || s.deliveredPerS > bestLow.deliveredPerS)) {
-        bestLow = s;
-      }
-      if (!ok) {
-        stopped = s.keptUp ? String.format(Locale.ROOT, "p99 %.0f ms > %.0f ms at %s msg/s", s.p99Ms(), p99LimitMs,
-            fmt(rate, 0)) : "deliveries did not keep up at " + fmt(rate, 0) + " msg/s (" + s.why + ")";
+      if (!any) {
         break;
       }
-      sleep(settleSeconds);
     }
+    for (Lane l : lanes) {
+      use(l);
+      summarize(l);
+    }
+    return 0;
+  }
+
+  /** The current lane's summary.* results, from its steps. */
+  private void summarize(Lane l) {
+    int n = l.steps;
+    Step first = l.first;
+    Step best = l.best;
+    Step bestLow = l.bestLow;
+    String stopped = l.stopped;
     put("steps", n);
     put("summary.stopped", stopped);
     put("summary.p99_limit_ms", fmt(p99LimitMs, 0));
@@ -469,23 +627,29 @@ public final class PushBench {
     }
     long missing = 0;
     long dup = 0;
+    long gaps = 0;
+    long outOfOrder = 0;
     for (int i = 1; i <= n; i++) {
       missing += Long.parseLong(results.get("step." + i + ".missing"));
       dup += Long.parseLong(results.get("step." + i + ".dup"));
+      gaps += Long.parseLong(results.get("step." + i + ".gaps"));
+      outOfOrder += Long.parseLong(results.get("step." + i + ".out_of_order"));
     }
     put("summary.missing", missing);
     put("summary.dup", dup);
-    info("stopped: " + stopped);
+    put("summary.gaps", gaps);
+    put("summary.out_of_order", outOfOrder);
+    String who = lanes.size() > 1 ? l.transport + ": " : "";
+    info(who + "stopped: " + stopped);
     if (best != null) {
       info(String.format(Locale.ROOT,
-          "best within p99 <= %.0f ms: %s msg/s -> %.0f deliveries/s, p99 %.1f ms, %.2f µs server CPU/delivery",
-          p99LimitMs, fmt(best.rate, 0), best.deliveredPerS, best.p99Ms(), best.cpuUsPerDelivery()));
+          "%sbest within p99 <= %.0f ms: %s msg/s -> %.0f deliveries/s, p99 %.1f ms, %.2f µs server CPU/delivery",
+          who, p99LimitMs, fmt(best.rate, 0), best.deliveredPerS, best.p99Ms(), best.cpuUsPerDelivery()));
     }
     if (bestLow != null) {
-      info(String.format(Locale.ROOT, "best within p99 <= %.0f ms: %s msg/s -> %.0f deliveries/s", lowLatencyMs,
+      info(String.format(Locale.ROOT, "%sbest within p99 <= %.0f ms: %s msg/s -> %.0f deliveries/s", who, lowLatencyMs,
           fmt(bestLow.rate, 0), bestLow.deliveredPerS));
     }
-    return 0;
   }
 
   /** One step's figures. */
@@ -503,6 +667,8 @@ public final class PushBench {
     long subsMissing;
     long maxMissing;
     long dup;
+    long gaps;
+    long outOfOrder;
     long open;
     long closed4008;
     long closedOther;
@@ -550,6 +716,7 @@ public final class PushBench {
           + (closed4008 + closedOther + disconnects > 0 ? "  closed 4008=" + closed4008 + " other=" + closedOther
               + " dropped=" + disconnects : "")
           + (errors > 0 ? "  error frames " + errors : "")
+          + (gaps + outOfOrder > 0 ? "  offsets skipped " + gaps + ", out of order " + outOfOrder : "")
           + (resets > 0 ? "  resets " + resets : "");
     }
   }
@@ -612,6 +779,8 @@ public final class PushBench {
       s.subsMissing += l(kv, "subs_missing");
       s.maxMissing = Math.max(s.maxMissing, l(kv, "max_missing"));
       s.dup += l(kv, "dup");
+      s.gaps += l(kv, "gaps");
+      s.outOfOrder += l(kv, "out_of_order");
       s.open += l(kv, "open");
       s.closed4008 += l(kv, "closed_4008");
       s.closedOther += l(kv, "closed_other");
@@ -670,6 +839,8 @@ public final class PushBench {
     put(key + ".subs_missing", s.subsMissing);
     put(key + ".max_missing_per_sub", s.maxMissing);
     put(key + ".dup", s.dup);
+    put(key + ".gaps", s.gaps);
+    put(key + ".out_of_order", s.outOfOrder);
     put(key + ".open", s.open);
     put(key + ".closed_4008", s.closed4008);
     put(key + ".closed_other", s.closedOther);
@@ -762,13 +933,18 @@ public final class PushBench {
       List<String> cmd = new ArrayList<>();
       cmd.add(java);
       cmd.addAll(split(workerJvm));
-      cmd.addAll(List.of("-cp", cp, PushWorker.class.getName(),
-          "--url", url, "--target", target, "--transport", transport,
-          "--first", Integer.toString(first), "--count", Integer.toString(count),
+      cmd.addAll(List.of("-cp", cp));
+      if (transport.equals("grpc")) {
+        cmd.addAll(List.of(GrpcWorker.class.getName(), "--url", url,
+            "--streams-per-connection", Integer.toString(grpcStreamsPerConnection)));
+      } else {
+        cmd.addAll(List.of(PushWorker.class.getName(), "--url", url, "--target", target, "--transport", transport,
+            "--nchan-pub", nchanPub, "--nchan-ws", nchanWs, "--nchan-sse", nchanSse));
+      }
+      cmd.addAll(List.of("--first", Integer.toString(first), "--count", Integer.toString(count),
           "--topics", Integer.toString(topics), "--topic-prefix", topicPrefix,
           "--threads", Integer.toString(workerThreads), "--park-micros", Long.toString(parkMicros),
-          "--connect-concurrency", Integer.toString(connectConcurrency),
-          "--nchan-pub", nchanPub, "--nchan-ws", nchanWs, "--nchan-sse", nchanSse));
+          "--connect-concurrency", Integer.toString(connectConcurrency)));
       for (String h : headerArgs) {
         cmd.add("--header");
         cmd.add(h);
@@ -779,12 +955,17 @@ public final class PushBench {
     }
     connected = 0;
     long retries = 0;
+    long connections = 0;
     List<String> ios = new ArrayList<>();
     for (Worker w : workers) {
       Map<String, String> kv = kv(w.next("READY", 900));
       connected += (int) l(kv, "connected");
       retries += l(kv, "retries");
+      connections += l(kv, "connections");
       ios.add(kv.get("io"));
+    }
+    if (transport.equals("grpc")) {
+      put("run.grpc_connections", connections);
     }
     put("connect.retries", retries);
     put("connect.workers", workers.size());
