@@ -30,13 +30,7 @@ class TlsTest {
   @Test
   void pemCertificate_servesHttp11AndH2_pullAndSse() throws Exception {
     Path dir = Files.createTempDirectory("tidings-tls-");
-    Process openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-        "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString())
-        .redirectErrorStream(true).start();
-    String out = new String(openssl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(openssl.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    assertThat(openssl.exitValue()).as(out).isZero();
+    io.tidings.server.testing.SelfSignedCert.localhost(dir);
     Files.writeString(dir.resolve("tidings.yaml"), "server: { tls: { cert: cert.pem, key: key.pem } }\n");
 
     try (TidingsProcess server = TidingsProcess.builder().name("tls").memory()

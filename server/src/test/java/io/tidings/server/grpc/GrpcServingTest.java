@@ -38,13 +38,7 @@ class GrpcServingTest {
   @Test
   void h2OverTls_servesGrpcBesideRest_andShutdownEndsStreamsUnavailable() throws Exception {
     Path dir = Files.createTempDirectory("tidings-grpc-tls-");
-    Process openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-        "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString())
-        .redirectErrorStream(true).start();
-    String out = new String(openssl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(openssl.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    assertThat(openssl.exitValue()).as(out).isZero();
+    io.tidings.server.testing.SelfSignedCert.localhost(dir);
     Files.writeString(dir.resolve("tidings.yaml"), "server: { tls: { cert: cert.pem, key: key.pem }, shutdown_grace: 2s }\n");
 
     try (TidingsProcess server = TidingsProcess.builder().name("grpc-tls").memory()

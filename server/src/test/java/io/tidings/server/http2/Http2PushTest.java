@@ -244,12 +244,6 @@ class Http2PushTest {
   }
 
   static void makeCertificate(Path dir) throws Exception {
-    Process openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-        "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString())
-        .redirectErrorStream(true).start();
-    String out = new String(openssl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(openssl.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    assertThat(openssl.exitValue()).as(out).isZero();
+    io.tidings.server.testing.SelfSignedCert.localhost(dir);
   }
 }

@@ -369,13 +369,7 @@ class OutboundClientTest {
   @Test
   void tls_verifiesTheUrlsHost_andSendsItAsServerName() throws Exception {
     Path dir = Files.createTempDirectory("tidings-outbound-tls-");
-    Process openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-        "-nodes", "-days", "2", "-subj", "/CN=hooks.test", "-addext", "subjectAltName=DNS:hooks.test",
-        "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString())
-        .redirectErrorStream(true).start();
-    String out = new String(openssl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(openssl.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    assertThat(openssl.exitValue()).as(out).isZero();
+    io.tidings.server.testing.SelfSignedCert.write(dir, "hooks.test", "DNS:hooks.test");
 
     AtomicReference<String> sni = new AtomicReference<>();
     AtomicReference<String> host = new AtomicReference<>();
