@@ -50,6 +50,19 @@ public final class Access {
     return h.substring(7).trim();
   }
 
+  /**
+   * What a failed token verification means for the caller: a {@code 401} for a token that was
+   * refused ({@link AuthFailure}), the failure itself otherwise.
+   */
+  public static RuntimeException rejected(Throwable cause) {
+    Throwable t = cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null
+        ? cause.getCause() : cause;
+    if (t instanceof AuthFailure failure) {
+      return unauthorized(failure.getMessage(), true);
+    }
+    return t instanceof RuntimeException r ? r : new IllegalStateException(t);
+  }
+
   /** {@code 401}: no credentials, or credentials that are not valid ({@code tokenGiven}). */
   public static ApiException unauthorized(String message, boolean tokenGiven) {
     String challenge = tokenGiven

@@ -18,7 +18,6 @@ import io.tidings.proto.v1.StateResponse;
 import io.tidings.proto.v1.SubscribeRequest;
 import io.tidings.proto.v1.TopicSubscription;
 import io.tidings.server.auth.Access;
-import io.tidings.server.auth.AuthFailure;
 import io.tidings.server.auth.Authenticator;
 import io.tidings.server.auth.Principal;
 import io.tidings.server.config.TidingsConfig;
@@ -247,7 +246,7 @@ public final class GrpcTransport {
       try {
         principal = verified.join();
       } catch (CompletionException e) {
-        throw rejected(e.getCause());
+        throw Access.rejected(e.getCause());
       }
       then.accept(principal);
       return;
@@ -255,21 +254,13 @@ public final class GrpcTransport {
     Future.fromCompletionStage(verified, loop.context()).onComplete(ar -> {
       try {
         if (ar.failed()) {
-          throw rejected(ar.cause());
+          throw Access.rejected(ar.cause());
         }
         then.accept(ar.result());
       } catch (RuntimeException e) {
         GrpcErrors.fail(response, e);
       }
     });
-  }
-
-  private static RuntimeException rejected(Throwable cause) {
-    Throwable t = cause instanceof CompletionException && cause.getCause() != null ? cause.getCause() : cause;
-    if (t instanceof AuthFailure failure) {
-      return Access.unauthorized(failure.getMessage(), true);
-    }
-    return t instanceof RuntimeException r ? r : new IllegalStateException(t);
   }
 
   /**

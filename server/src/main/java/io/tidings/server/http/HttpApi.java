@@ -2,7 +2,6 @@ package io.tidings.server.http;
 
 import io.tidings.server.admin.AdminHandler;
 import io.tidings.server.auth.Access;
-import io.tidings.server.auth.AuthFailure;
 import io.tidings.server.auth.Authenticator;
 import io.tidings.server.auth.Principal;
 import io.tidings.server.grpc.GrpcTransport;
@@ -257,7 +256,7 @@ public final class HttpApi {
       try {
         principal = verified.join();
       } catch (CompletionException e) {
-        throw rejected(e.getCause());
+        throw Access.rejected(e.getCause());
       }
       then.accept(principal);
       return;
@@ -267,21 +266,13 @@ public final class HttpApi {
       request.resume();
       try {
         if (ar.failed()) {
-          throw rejected(ar.cause());
+          throw Access.rejected(ar.cause());
         }
         then.accept(ar.result());
       } catch (RuntimeException e) {
         Responses.error(request.response(), e);
       }
     });
-  }
-
-  private static RuntimeException rejected(Throwable cause) {
-    Throwable t = cause instanceof CompletionException && cause.getCause() != null ? cause.getCause() : cause;
-    if (t instanceof AuthFailure failure) {
-      return Access.unauthorized(failure.getMessage(), true);
-    }
-    return t instanceof RuntimeException r ? r : new IllegalStateException(t);
   }
 
   // A scrape walks every meter: one dedicated worker thread does it, so event loops keep serving.
